@@ -1,0 +1,75 @@
+# mailport - plain Makefile with pkg-config.
+#   make            build build/mailport
+#   make run        install what is missing, build, run on the embedded default config
+#   make test       install test dependencies, build with ASan+UBSan, run every test
+#   make unit       only the cmocka unit tests (sanitizer build)
+#   make install    PREFIX=/usr/local DESTDIR=
+
+CC      ?= gcc
+PKGS    := libevent libevent_openssl libevent_pthreads libcares inih openssl libcrypt
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wpointer-arith -Wformat=2 -Werror
+CFLAGS  ?= -O2 -g
+BUILD   ?= build
+PREFIX  ?= /usr/local
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Isrc $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
+ALL_LIBS   := $(PKG_LIBS) -lpthread
+
+SRCS      := $(sort $(shell find src -name '*.c' ! -name main.c))
+OBJS      := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+.PHONY: all run test unit deps deps-test san bench clean install
+all: $(BUILD)/mailport
+
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/mailport: $(OBJS) $(BUILD)/obj/main.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(OBJS) $(ALL_LIBS) -lcmocka
+
+unit-bins: $(UNIT_BINS)
+
+deps:
+	@scripts/deps.sh run
+
+deps-test:
+	@scripts/deps.sh test
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@mkdir -p var
+	./$(BUILD)/mailport serve
+
+san:
+	@$(MAKE) --no-print-directory BUILD=build-san CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" build-san/mailport unit-bins
+
+unit: san
+	@tests/run_unit.sh build-san
+
+test: deps-test
+	@$(MAKE) --no-print-directory san
+	@tests/run_all.sh build-san
+
+bench: all
+	@bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin
+	install -m 0755 $(BUILD)/mailport $(DESTDIR)$(PREFIX)/sbin/mailport
+
+clean:
+	rm -rf build build-san
+
+-include $(OBJS:.o=.d) $(BUILD)/obj/main.d

@@ -1,0 +1,90 @@
+#!/bin/sh
+# bench/run.sh - throughput and peak memory of mailport serve with local
+# delivery on, driven by Postfix's smtp-source, next to smtp-sink (a
+# protocol-only sink that stores nothing) as the machine's ceiling.
+#
+#   bench/run.sh [SESSIONS] [MESSAGES] [SIZE_BYTES] [ROUNDS]
+#
+# Runs ROUNDS rounds alternating sink and mailport and prints the medians.
+# Loopback only.  Needs build/mailport (make), smtp-source and smtp-sink.
+set -eu
+S=${1:-50}
+M=${2:-5000}
+SZ=${3:-2048}
+R=${4:-3}
+BIN=${MAILPORT_BIN:-build/mailport}
+PORT=${BENCH_PORT:-2790}
+SINKPORT=$((PORT + 1))
+work=$(mktemp -d /tmp/mailport-bench.XXXXXX)
+chmod 0755 "$work"
+trap 'kill $(cat "$work"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+now() { date +%s.%N; }
+
+wait_port() {
+	i=0
+	while ! (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null; do
+		i=$((i + 1)); [ $i -gt 200 ] && { echo "port $1 not up" >&2; exit 1; }
+		sleep 0.05
+	done
+}
+
+count_delivered() {
+	find "$work/mail" -path '*/new/*' -type f 2>/dev/null | wc -l
+}
+
+run_sink() {
+	smtp-sink -c 127.0.0.1:$SINKPORT 256 >/dev/null 2>&1 &
+	echo $! > "$work/sink.pid"
+	wait_port $SINKPORT
+	t0=$(now)
+	smtp-source -s "$S" -m "$M" -l "$SZ" -f bench@example.test -t alice@example.test 127.0.0.1:$SINKPORT
+	t1=$(now)
+	kill "$(cat "$work/sink.pid")"; rm -f "$work/sink.pid"
+	echo "$t0 $t1" | awk -v m="$M" '{printf "%.1f\n", m / ($2 - $1)}'
+}
+
+run_mailport() {
+	rm -rf "$work/spool" "$work/mail"
+	cat > "$work/bench.conf" <<CONF
+[server]
+hostname = bench.example.test
+listen = 127.0.0.1:$PORT
+spool = $work/spool
+max_connections_per_ip = 1000
+[local]
+domains = example.test
+mailboxes = $work/mail
+CONF
+	"$BIN" serve -c "$work/bench.conf" 2>"$work/mailport.log" &
+	echo $! > "$work/mp.pid"
+	wait_port $PORT
+	t0=$(now)
+	smtp-source -s "$S" -m "$M" -l "$SZ" -f bench@example.test -t alice@example.test 127.0.0.1:$PORT
+	t1=$(now)
+	while [ "$(count_delivered)" -lt "$M" ]; do sleep 0.05; done
+	t2=$(now)
+	pid=$(cat "$work/mp.pid")
+	hwm=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
+	kill "$pid"; wait "$pid" 2>/dev/null || true; rm -f "$work/mp.pid"
+	echo "$t0 $t1 $t2 $hwm" | awk -v m="$M" '{printf "%.1f %.1f %d\n", m / ($2 - $1), m / ($3 - $1), $4}'
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
+
+: > "$work/sink.txt"; : > "$work/acc.txt"; : > "$work/del.txt"; : > "$work/mem.txt"
+i=0
+while [ $i -lt "$R" ]; do
+	run_sink >> "$work/sink.txt"
+	set -- $(run_mailport)
+	echo "$1" >> "$work/acc.txt"; echo "$2" >> "$work/del.txt"; echo "$3" >> "$work/mem.txt"
+	i=$((i + 1))
+done
+sink=$(median < "$work/sink.txt"); acc=$(median < "$work/acc.txt")
+del=$(median < "$work/del.txt"); mem=$(median < "$work/mem.txt")
+echo "sessions=$S messages=$M size=$SZ rounds=$R"
+echo "smtp-sink (no storage)        : $sink msg/s (median)"
+echo "mailport accepted (fsync'd)   : $acc msg/s (median)"
+echo "mailport delivered to Maildir : $del msg/s (median, accept start to last delivery)"
+echo "mailport peak RSS             : $mem KiB (median VmHWM)"
+echo "$acc $sink" | awk '{printf "mailport/sink ratio           : %.2f\n", $1 / $2}'

@@ -1,0 +1,36 @@
+#!/bin/sh
+# deps.sh run|test - install what mailport needs on Debian 12 (non-interactive,
+# only what is missing), and the unprivileged "mailport" user the daemon drops to.
+set -eu
+mode=${1:-run}
+build="gcc make pkg-config libevent-dev libssl-dev libc-ares-dev libcrypt-dev libinih-dev"
+test_pkgs="libcmocka-dev python3 swaks curl dnsmasq-base postfix openssl"
+want=$build
+[ "$mode" = test ] && want="$build $test_pkgs"
+
+missing=""
+for p in $want; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "deps.sh: missing packages:$missing (run as root, or install them)" >&2
+		exit 1
+	fi
+	echo "deps.sh: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+	apt-get update -q >/dev/null
+	apt-get install -y -q --no-install-recommends $missing >/dev/null
+fi
+if [ "$mode" = test ] && [ "$(id -u)" = 0 ]; then
+	# Postfix is installed only for smtp-source/smtp-sink: keep its daemon off port 25.
+	if command -v postfix >/dev/null 2>&1; then
+		postfix stop >/dev/null 2>&1 || true
+		systemctl disable --now postfix >/dev/null 2>&1 || true
+	fi
+fi
+if [ "$(id -u)" = 0 ] && ! getent passwd mailport >/dev/null; then
+	useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin mailport
+fi
+exit 0

@@ -1,0 +1,72 @@
+/* config - mailport.conf (INI, read with inih), defaults and validation.
+ *
+ * Without a file the embedded default applies (see config_load).  The
+ * config is immutable once loaded and reference counted: SIGHUP loads a new
+ * one and sessions in flight keep the one they started with.
+ */
+#ifndef MAILPORT_CONF_CONFIG_H
+#define MAILPORT_CONF_CONFIG_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+#include "conf/cidr.h"
+#include "util/buf.h"
+
+struct users;
+struct aliases;
+
+struct listen_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char text[80];		/* as "127.0.0.1:2525" or "[::1]:2525" */
+};
+
+struct config {
+	int refs;			/* atomic */
+	char *path;			/* NULL for the embedded default */
+
+	/* [server] */
+	char *hostname;			/* default: gethostname(2) */
+	struct listen_addr *listen;	/* default 127.0.0.1:2525 */
+	size_t nlisten;
+	char *spool;			/* default ./var/spool */
+	char *user;			/* default "mailport" (used only as root) */
+	char *banner;			/* default "ESMTP ready" */
+	long long max_message_size;	/* default 36700160 */
+	unsigned max_recipients;	/* default 1000 */
+	unsigned max_errors;		/* default 10 */
+	unsigned timeout;		/* seconds, default 300 */
+	unsigned max_connections_per_ip;/* default 50 */
+	unsigned max_connections;	/* default 1000 */
+	unsigned greet_pause_ms;	/* default 0: early-talker check */
+	int trace_all;			/* trace = yes */
+	struct cidr_list trace_networks;/* trace = <cidr list> */
+	int log_debug;			/* log_level = debug */
+
+	/* [local] */
+	char **domains;			/* lowercased, default "localhost" */
+	size_t ndomains;
+	char *mailboxes;		/* default ./var/mail */
+	char *users_path;		/* NULL: every local part exists */
+	char *aliases_path;		/* NULL: no aliases */
+	struct users *users;		/* loaded table or NULL */
+	struct aliases *aliases;	/* loaded table or NULL */
+
+	/* [relay] */
+	struct cidr_list relay_networks;/* default 127.0.0.1/32, ::1/128 */
+};
+
+/* config_load - load path (NULL: the embedded default), with its tables.
+ * Returns a config with one reference, or NULL with "path:line: message"
+ * lines appended to errors. */
+struct config *config_load(const char *path, buf_t *errors);
+void config_ref(struct config *c);
+void config_unref(struct config *c);
+
+/* config_is_local_domain - domain (lowercase, no trailing dot) is ours */
+int config_is_local_domain(const struct config *c, const char *domain);
+
+/* config_trace_client - should this client's session be traced? */
+int config_trace_client(const struct config *c, const struct sockaddr *sa);
+
+#endif

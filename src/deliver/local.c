@@ -1,0 +1,341 @@
+/* local - deliver one copy of a queued message into a Maildir.
+ *
+ * Public: local_deliver, local_name_safe.
+ * Steps (the Maildir protocol): write tmp/<name>, fsync it, rename it into
+ * new/<name>, fsync new/.  <name> is "<arrival>.<qid>_<index>.<host>", a
+ * pure function of the queue entry, so a delivery repeated after a crash
+ * finds new/<name> and reports success without a second copy.
+ * Invariants: every path is one safe component opened with *at() below
+ * mail_fd, never following a symlink; the message is copied with pread in
+ * 64 KiB blocks and CRLF becomes LF (a lone CR is kept), also when a CR
+ * ends one block and its LF starts the next; a failed delivery leaves no
+ * file in tmp/ or new/.
+ */
+#include "deliver/local.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define LOCAL_BLOCK (64 * 1024)
+#define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
+
+/* set_why - format a failure reason for the caller */
+__attribute__((format(printf, 3, 4)))
+static void set_why(char *why, size_t whysz, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!why || whysz == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, whysz, fmt, ap);
+	va_end(ap);
+}
+
+/* local_name_safe - non-empty, no '/', no control byte, no leading '.' */
+int local_name_safe(const char *s)
+{
+	if (!s || !*s || *s == '.')
+		return 0;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '/' || c < 0x20 || c == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+/* header_safe - can s go into a header line (no control byte)? */
+static int header_safe(const char *s)
+{
+	if (!s)
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* put_host - append hostname with '/' as "\057" and ':' as "\072" */
+static void put_host(char *out, size_t *o, size_t cap, const char *host)
+{
+	for (; *host; host++) {
+		const char *unit = *host == '/' ? "\\057" : *host == ':' ? "\\072" : NULL;
+		size_t n = unit ? 4 : 1;
+
+		if (*o + n >= cap)
+			break;
+		if (unit)
+			memcpy(out + *o, unit, n);
+		else
+			out[*o] = *host;
+		*o += n;
+	}
+	out[*o] = '\0';
+}
+
+/* make_name - the deterministic Maildir file name; -1 if the qid is unsafe */
+static int make_name(char *out, size_t cap, const struct local_msg *m,
+		     unsigned idx, const char *host)
+{
+	const char *p;
+	size_t o;
+	int r;
+
+	if (!m->qid || !*m->qid || strlen(m->qid) > 64)
+		return -1;
+	for (p = m->qid; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= 'a' && *p <= 'z')))
+			return -1;
+	r = snprintf(out, cap, "%lld.%s_%u.", m->arrival, m->qid, idx);
+	if (r < 0 || (size_t)r >= cap)
+		return -1;
+	o = (size_t)r;
+	put_host(out, &o, cap, host && *host ? host : "localhost");
+	return 0;
+}
+
+/* open_subdir - create parent/name (0700, EEXIST is fine, a new entry is
+ * fsynced into parent) and open it as a directory */
+static int open_subdir(int parent, const char *name)
+{
+	if (mkdirat(parent, name, 0700) == 0) {
+		if (fsync(parent) < 0)
+			return -1;
+	} else if (errno != EEXIST) {
+		return -1;
+	}
+	return openat(parent, name, DIR_FLAGS);
+}
+
+/* open_maildir - open (creating) <domain>/<mailbox>/{tmp,new,cur}; returns
+ * 0 with the tmp/ and new/ dirfds, or -1 with errno set */
+static int open_maildir(int mail_fd, const char *domain, const char *mailbox,
+			int *tmpfd, int *newfd)
+{
+	int dfd, mfd = -1, cfd = -1, e;
+
+	*tmpfd = *newfd = -1;
+	dfd = open_subdir(mail_fd, domain);
+	if (dfd >= 0)
+		mfd = open_subdir(dfd, mailbox);
+	if (mfd >= 0)
+		*tmpfd = open_subdir(mfd, "tmp");
+	if (*tmpfd >= 0)
+		*newfd = open_subdir(mfd, "new");
+	if (*newfd >= 0)
+		cfd = open_subdir(mfd, "cur");
+	e = errno;
+	if (cfd < 0) {
+		if (*tmpfd >= 0)
+			close(*tmpfd);
+		if (*newfd >= 0)
+			close(*newfd);
+		*tmpfd = *newfd = -1;
+	} else {
+		close(cfd);
+	}
+	if (mfd >= 0)
+		close(mfd);
+	if (dfd >= 0)
+		close(dfd);
+	errno = e;
+	return cfd < 0 ? -1 : 0;
+}
+
+/* write_all - write n bytes, retrying short writes and EINTR */
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* crlf_to_lf - convert in[0..n) into out, carrying a trailing CR in *held;
+ * returns the output length (at most n + 1) */
+static size_t crlf_to_lf(const unsigned char *in, size_t n, char *out,
+			 int *held)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		if (*held) {
+			*held = 0;
+			if (in[i] != '\n')
+				out[o++] = '\r';
+		}
+		if (in[i] == '\r')
+			*held = 1;
+		else
+			out[o++] = (char)in[i];
+	}
+	return o;
+}
+
+/* copy_body - copy the message from the queue file, CRLF -> LF */
+static int copy_body(int fd, const struct local_msg *m, char *why, size_t whysz)
+{
+	unsigned char *in = malloc(LOCAL_BLOCK);
+	char *out = malloc(LOCAL_BLOCK + 1);
+	off_t pos = 0;
+	int held = 0, rc = -1;
+
+	if (!in || !out) {
+		set_why(why, whysz, "out of memory");
+		goto done;
+	}
+	while (pos < m->length) {
+		off_t left = m->length - pos;
+		size_t want = left < LOCAL_BLOCK ? (size_t)left : LOCAL_BLOCK;
+		ssize_t r = pread(m->fd, in, want, m->offset + pos);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				errno = EIO;
+			set_why(why, whysz, "read queue file: %s", strerror(errno));
+			goto done;
+		}
+		if (write_all(fd, out, crlf_to_lf(in, (size_t)r, out, &held)) < 0)
+			goto wfail;
+		pos += r;
+	}
+	if (held && write_all(fd, "\r", 1) < 0)
+		goto wfail;
+	rc = 0;
+	goto done;
+wfail:
+	set_why(why, whysz, "write maildir file: %s", strerror(errno));
+done:
+	free(in);
+	free(out);
+	return rc;
+}
+
+/* create_tmp - create tmp/<name>, replacing a leftover from a crash */
+static int create_tmp(int tmpfd, const char *name)
+{
+	const int fl = O_WRONLY | O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC | O_NOFOLLOW;
+	int fd = openat(tmpfd, name, fl, 0600);
+
+	if (fd < 0 && errno == EEXIST) {
+		if (unlinkat(tmpfd, name, 0) < 0 && errno != ENOENT)
+			return -1;
+		fd = openat(tmpfd, name, fl, 0600);
+	}
+	return fd;
+}
+
+/* write_tmp - write headers and body into tmp/<name> and fsync it */
+static int write_tmp(int tmpfd, const char *name, const char *rcpt,
+		     const struct local_msg *m, char *why, size_t whysz)
+{
+	char *hdr;
+	int fd, r, e;
+
+	fd = create_tmp(tmpfd, name);
+	if (fd < 0) {
+		set_why(why, whysz, "create maildir file: %s", strerror(errno));
+		return -1;
+	}
+	r = asprintf(&hdr, "Return-Path: <%s>\nDelivered-To: %s\n",
+		     m->sender ? m->sender : "", rcpt);
+	if (r < 0) {
+		hdr = NULL;
+		errno = ENOMEM;
+	}
+	if (r < 0 || write_all(fd, hdr, (size_t)r) < 0) {
+		set_why(why, whysz, "write maildir file: %s", strerror(errno));
+		r = -1;
+	} else if ((r = copy_body(fd, m, why, whysz)) == 0 && fsync(fd) < 0) {
+		set_why(why, whysz, "fsync maildir file: %s", strerror(errno));
+		r = -1;
+	}
+	free(hdr);
+	e = errno;
+	if (close(fd) < 0 && r == 0) {
+		set_why(why, whysz, "close maildir file: %s", strerror(errno));
+		r = -1;
+		e = errno;
+	}
+	if (r < 0)
+		unlinkat(tmpfd, name, 0);
+	errno = e;
+	return r < 0 ? -1 : 0;
+}
+
+/* commit_new - rename tmp/<name> into new/ and fsync new/; on a failed
+ * fsync the entry is removed again, so nothing unsynced counts as done */
+static int commit_new(int tmpfd, int newfd, const char *name, char *why,
+		      size_t whysz)
+{
+	if (renameat(tmpfd, name, newfd, name) < 0) {
+		set_why(why, whysz, "rename into new/: %s", strerror(errno));
+		unlinkat(tmpfd, name, 0);
+		return -1;
+	}
+	if (fsync(newfd) < 0) {
+		set_why(why, whysz, "fsync new/: %s", strerror(errno));
+		unlinkat(newfd, name, 0);
+		return -1;
+	}
+	return 0;
+}
+
+/* local_deliver - deliver one copy of m to <domain>/<mailbox> */
+enum dresult local_deliver(int mail_fd, const char *domain, const char *mailbox,
+			   const char *rcpt, unsigned rcpt_index,
+			   const struct local_msg *m, const char *hostname,
+			   char *why, size_t whysz)
+{
+	char name[NAME_MAX + 1];
+	struct stat st;
+	int tmpfd, newfd;
+	enum dresult res = DELIVER_TEMP;
+
+	if (!local_name_safe(domain) || !local_name_safe(mailbox)) {
+		set_why(why, whysz, "unsafe mailbox name");
+		return DELIVER_PERM;
+	}
+	if (!header_safe(rcpt) || (m->sender && !header_safe(m->sender))) {
+		set_why(why, whysz, "unsafe address");
+		return DELIVER_PERM;
+	}
+	if (make_name(name, sizeof(name), m, rcpt_index, hostname) < 0) {
+		set_why(why, whysz, "unsafe queue id");
+		return DELIVER_PERM;
+	}
+	if (open_maildir(mail_fd, domain, mailbox, &tmpfd, &newfd) < 0) {
+		set_why(why, whysz, "open maildir: %s", strerror(errno));
+		return errno == ENAMETOOLONG ? DELIVER_PERM : DELIVER_TEMP;
+	}
+	if (fstatat(newfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		res = DELIVER_OK;
+	else if (errno != ENOENT)
+		set_why(why, whysz, "stat new/: %s", strerror(errno));
+	else if (write_tmp(tmpfd, name, rcpt, m, why, whysz) == 0 &&
+		 commit_new(tmpfd, newfd, name, why, whysz) == 0)
+		res = DELIVER_OK;
+	close(tmpfd);
+	close(newfd);
+	return res;
+}

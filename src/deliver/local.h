@@ -1,0 +1,39 @@
+/* local - delivery into a Maildir (the safe way: tmp/, fsync, rename into
+ * new/, fsync new/).
+ *
+ * Mailbox path: <mail_fd>/<domain>/<mailbox>/{tmp,new,cur}, created (0700)
+ * when missing.  domain and mailbox must be single safe path components
+ * (non-empty, no '/', no NUL or control byte, not starting with '.'):
+ * otherwise DELIVER_PERM.  The file gets "Return-Path: <sender>" and
+ * "Delivered-To: <rcpt>" first, then the message with CRLF turned into LF.
+ * The file name is deterministic for (qid, rcpt index): a delivery retried
+ * after a crash finds new/<name> already there and reports DELIVER_OK
+ * without writing a second copy.
+ */
+#ifndef MAILPORT_DELIVER_LOCAL_H
+#define MAILPORT_DELIVER_LOCAL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+enum dresult { DELIVER_OK = 0, DELIVER_TEMP, DELIVER_PERM };
+
+struct local_msg {
+	int fd;			/* the queue file, read with pread */
+	off_t offset;		/* where the message bytes start */
+	off_t length;		/* message byte count */
+	const char *qid;
+	long long arrival;
+	const char *sender;	/* canonical, "" for <> */
+};
+
+/* local_deliver - deliver one copy; on failure writes a reason to why */
+enum dresult local_deliver(int mail_fd, const char *domain, const char *mailbox,
+			   const char *rcpt, unsigned rcpt_index,
+			   const struct local_msg *m, const char *hostname,
+			   char *why, size_t whysz);
+
+/* local_name_safe - is s a safe single path component (rules above)? */
+int local_name_safe(const char *s);
+
+#endif

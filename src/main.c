@@ -1,0 +1,324 @@
+/* main - the mailport command line: serve, check-config, version.
+ *
+ * serve: load the config, bind the listeners, prepare the spool and the
+ * mailbox root (owned by the mail user), drop root for good, recover the
+ * queue, then run the event loop until SIGTERM/SIGINT.  SIGHUP re-reads the
+ * config and tables on a helper thread (the loop never waits on the disk)
+ * and new sessions use the new config.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ares.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <openssl/crypto.h>
+
+#include "conf/config.h"
+#include "net/listen.h"
+#include "queue/queue.h"
+#include "server/server.h"
+#include "util/buf.h"
+#include "util/fsutil.h"
+#include "util/log.h"
+
+#define MAILPORT_VERSION "0.1.0"
+#define SHUTDOWN_GRACE 10	/* seconds for sessions mid-command */
+
+struct daemon {
+	struct event_base *base;
+	struct config *cfg;
+	struct server *srv;
+	struct queue *q;
+	const char *path;
+	struct event *reload_done;
+	pthread_mutex_t lock;
+	struct config *reloaded;	/* handed over by the reload thread */
+	buf_t reload_errors;
+	int reloading;
+};
+
+/* usage - the command summary */
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: mailport serve [-c FILE]        run the mail server (foreground)\n"
+		   "       mailport check-config [-c FILE] validate a config file\n"
+		   "       mailport version                 versions of mailport and its libraries\n");
+}
+
+/* load_config - load and print errors */
+static struct config *load_config(const char *path)
+{
+	buf_t err;
+	struct config *c;
+
+	buf_init(&err);
+	c = config_load(path, &err);
+	if (!c)
+		fprintf(stderr, "%s", err.data ? err.data : "config: unknown error\n");
+	buf_free(&err);
+	return c;
+}
+
+/* prepare_dir - create dir, give it to the mail user, open it */
+static int prepare_dir(const char *path, const struct passwd *pw)
+{
+	int fd;
+
+	if (mkdir_p(path, 0755) < 0) {
+		log_err("start dir=%s error=\"%s\"", path, strerror(errno));
+		return -1;
+	}
+	if (pw && chown(path, pw->pw_uid, pw->pw_gid) < 0) {
+		log_err("start dir=%s error=\"chown: %s\"", path, strerror(errno));
+		return -1;
+	}
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		log_err("start dir=%s error=\"%s\"", path, strerror(errno));
+	return fd;
+}
+
+/* drop_privileges - become the mail user; refuse to go on as root */
+static int drop_privileges(const struct passwd *pw)
+{
+	if (!pw)
+		return 0;
+	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+		log_err("start error=\"cannot drop privileges: %s\"", strerror(errno));
+		return -1;
+	}
+	if (getuid() == 0 || geteuid() == 0 || setuid(0) == 0) {
+		log_err("start error=\"still root after dropping privileges\"");
+		return -1;
+	}
+	log_info("start user=%s uid=%u", pw->pw_name, (unsigned)pw->pw_uid);
+	return 0;
+}
+
+/* reload_thread - read the config off the loop thread */
+static void *reload_thread(void *arg)
+{
+	struct daemon *d = arg;
+	buf_t err;
+	struct config *c;
+
+	buf_init(&err);
+	c = config_load(d->path, &err);
+	pthread_mutex_lock(&d->lock);
+	d->reloaded = c;
+	buf_free(&d->reload_errors);
+	d->reload_errors = err;
+	pthread_mutex_unlock(&d->lock);
+	event_active(d->reload_done, 0, 0);
+	return NULL;
+}
+
+/* on_reload_done - swap in the new config (loop thread) */
+static void on_reload_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct config *c;
+	buf_t err;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&d->lock);
+	c = d->reloaded;
+	d->reloaded = NULL;
+	err = d->reload_errors;
+	buf_init(&d->reload_errors);
+	d->reloading = 0;
+	pthread_mutex_unlock(&d->lock);
+	if (!c) {
+		log_err("reload status=failed errors=\"%s\"", err.data ? err.data : "");
+		buf_free(&err);
+		return;
+	}
+	buf_free(&err);
+	if (strcmp(c->spool, d->cfg->spool) || strcmp(c->mailboxes, d->cfg->mailboxes) ||
+	    c->nlisten != d->cfg->nlisten)
+		log_warn("reload note=\"listen, spool and mailboxes changes need a restart\"");
+	server_set_config(d->srv, c);
+	config_unref(d->cfg);
+	d->cfg = c;
+	log_set_level(c->log_debug ? LOG_DEBUG : LOG_INFO);
+	log_info("reload status=ok");
+}
+
+/* on_signal - SIGHUP reloads, SIGTERM/SIGINT stop */
+static void on_stopped(void *arg)
+{
+	struct daemon *d = arg;
+
+	event_base_loopexit(d->base, NULL);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	pthread_t t;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		if (d->reloading)
+			return;
+		d->reloading = 1;
+		if (pthread_create(&t, NULL, reload_thread, d) != 0) {
+			d->reloading = 0;
+			log_err("reload status=failed error=\"no thread\"");
+			return;
+		}
+		pthread_detach(t);
+		return;
+	}
+	log_info("stop signal=%d", (int)sig);
+	server_shutdown(d->srv, SHUTDOWN_GRACE, on_stopped, d);
+}
+
+/* run_loop - the daemon proper, after the privilege drop */
+static int run_loop(struct daemon *d, const int *fds, int spool_fd, int mail_fd)
+{
+	struct queue_opts qo = { spool_fd, mail_fd, d->cfg->hostname, 0, 0, 0, 0 };
+	struct event *sig[4];
+	int signums[4] = { SIGTERM, SIGINT, SIGHUP, 0 };
+	int i, rc = 0;
+
+	d->q = queue_new(d->base, &qo);
+	if (!d->q)
+		return 1;
+	d->srv = server_new(d->base, d->cfg, d->q, fds, d->cfg->nlisten);
+	d->reload_done = event_new(d->base, -1, 0, on_reload_done, d);
+	if (!d->srv || !d->reload_done) {
+		queue_free(d->q);
+		return 1;
+	}
+	for (i = 0; signums[i]; i++) {
+		sig[i] = evsignal_new(d->base, signums[i], on_signal, d);
+		evsignal_add(sig[i], NULL);
+	}
+	log_info("ready hostname=%s", d->cfg->hostname);
+	if (event_base_dispatch(d->base) < 0)
+		rc = 1;
+	server_free(d->srv);
+	queue_free(d->q);
+	for (i = 0; signums[i]; i++)
+		event_free(sig[i]);
+	while (d->reloading)	/* a reload thread still holds d */
+		usleep(10000);
+	event_free(d->reload_done);
+	log_info("stopped");
+	return rc;
+}
+
+/* cmd_serve - mailport serve */
+static int cmd_serve(const char *path)
+{
+	struct daemon d;
+	struct passwd *pw = NULL;
+	int *fds, spool_fd, mail_fd, rc;
+
+	memset(&d, 0, sizeof(d));
+	d.path = path;
+	pthread_mutex_init(&d.lock, NULL);
+	buf_init(&d.reload_errors);
+	if (evthread_use_pthreads() < 0)
+		return 1;
+	signal(SIGPIPE, SIG_IGN);
+	d.cfg = load_config(path);
+	if (!d.cfg)
+		return 1;
+	log_set_level(d.cfg->log_debug ? LOG_DEBUG : LOG_INFO);
+	if (geteuid() == 0) {
+		pw = getpwnam(d.cfg->user);
+		if (!pw) {
+			log_err("start error=\"user %s does not exist (mailport will not run as root)\"",
+				d.cfg->user);
+			return 1;
+		}
+	}
+	fds = calloc(d.cfg->nlisten, sizeof(*fds));
+	if (!fds || listen_bind_all(d.cfg->listen, d.cfg->nlisten, fds) < 0)
+		return 1;
+	spool_fd = prepare_dir(d.cfg->spool, pw);
+	mail_fd = spool_fd < 0 ? -1 : prepare_dir(d.cfg->mailboxes, pw);
+	if (mail_fd < 0 || drop_privileges(pw) < 0)
+		return 1;
+	d.base = event_base_new();
+	if (!d.base)
+		return 1;
+	rc = run_loop(&d, fds, spool_fd, mail_fd);
+	event_base_free(d.base);
+	config_unref(d.cfg);
+	free(fds);
+	close(spool_fd);
+	close(mail_fd);
+	buf_free(&d.reload_errors);
+	return rc;
+}
+
+/* cmd_check_config - mailport check-config */
+static int cmd_check_config(const char *path)
+{
+	struct config *c = load_config(path);
+
+	if (!c)
+		return 1;
+	printf("%s: OK (hostname %s, %zu listen address(es), %zu local domain(s))\n",
+	       path ? path : "(embedded default)", c->hostname, c->nlisten, c->ndomains);
+	config_unref(c);
+	return 0;
+}
+
+/* cmd_version - mailport version */
+static int cmd_version(void)
+{
+	printf("mailport %s\n", MAILPORT_VERSION);
+	printf("libevent %s\n", event_get_version());
+	printf("%s\n", OpenSSL_version(OPENSSL_VERSION));
+	printf("c-ares %s\n", ares_version(NULL));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd, *path = NULL;
+	int opt;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[1];
+	optind = 2;
+	while ((opt = getopt(argc, argv, "c:")) != -1) {
+		if (opt != 'c') {
+			usage(stderr);
+			return 2;
+		}
+		path = optarg;
+	}
+	if (strcmp(cmd, "serve") == 0)
+		return cmd_serve(path);
+	if (strcmp(cmd, "check-config") == 0)
+		return cmd_check_config(path);
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
+		return cmd_version();
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "mailport: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,93 @@
+/* queue - the durable message queue: receiving into the spool, commit,
+ * crash recovery, and the delivery scheduler (local Maildir delivery now;
+ * relay recipients stay queued until remote delivery exists).
+ *
+ * Spool layout (all below one directory, opened once as a dirfd):
+ *   incoming/<qid>       a message being received (removed at start-up)
+ *   queue/<qid>          a committed message (qfile format)
+ *   queue/<qid>.done     indexes of completed recipients, append-only
+ *   corrupt/<qid>        files found damaged at start-up
+ * Durability: the commit callback reports Q_OK only after the file data is
+ * fsynced, the file renamed into queue/ and queue/ itself fsynced.
+ * Threads: every disk operation runs on a worker thread; all callbacks run
+ * on the event loop thread of the base given to queue_new.  Jobs of one
+ * message run in order.  The queue requires evthread_use_pthreads().
+ */
+#ifndef MAILPORT_QUEUE_QUEUE_H
+#define MAILPORT_QUEUE_QUEUE_H
+
+#include <stddef.h>
+#include "queue/envelope.h"
+
+struct event_base;
+struct queue;
+struct qmsg;
+
+enum qstatus {
+	Q_OK = 0,
+	Q_TEMP,		/* local error: 451 4.3.0 */
+	Q_NOSPACE,	/* ENOSPC/EDQUOT: 452 4.3.1 */
+};
+
+struct queue_opts {
+	int spool_fd;		/* directory fd of the spool root (kept open) */
+	int mail_fd;		/* directory fd of the Maildir root (kept open) */
+	const char *hostname;	/* for Maildir file names */
+	unsigned disk_threads;	/* 0: default 4 */
+	unsigned deliver_threads; /* 0: default 2 */
+	unsigned retry_min;	/* seconds before the first retry, 0: 60 */
+	unsigned retry_max;	/* backoff ceiling, 0: 3600 */
+};
+
+/* queue_new - create the spool subdirectories, remove incoming/ leftovers,
+ * move damaged queue files to corrupt/, schedule everything queued for
+ * delivery, start the threads.  Runs synchronously (start-up only). */
+struct queue *queue_new(struct event_base *base, const struct queue_opts *o);
+
+/* queue_free - stop taking work, finish jobs in flight (commits complete,
+ * their callbacks run), join the threads and free.  Call from the loop
+ * thread after the sessions are gone. */
+void queue_free(struct queue *q);
+
+/* queue_make_qid - a new unique, time-ordered id of [0-9A-Za-z] */
+void queue_make_qid(struct queue *q, char out[QID_MAX + 1]);
+
+/* queue_space_ok - is there room for a message of size bytes (statvfs:
+ * free >= 1.5 * size + 16 MiB)? */
+int queue_space_ok(struct queue *q, long long size);
+
+/* queue_msg_begin - start a message; takes ownership of *env (moved out,
+ * *env left empty); env->qid must be set (queue_make_qid).  The envelope is
+ * written first, then the bytes given to queue_msg_write. */
+struct qmsg *queue_msg_begin(struct queue *q, struct envelope *env);
+
+/* queue_msg_write - append message bytes (buffered; written by a worker).
+ * Never fails on the caller's side: an error is remembered and reported
+ * by the commit. */
+void queue_msg_write(struct qmsg *m, const void *p, size_t n);
+
+/* queue_msg_backlog_high - more than 1 MiB waits to be written: the caller
+ * should stop reading from the client until the drain callback runs. */
+int queue_msg_backlog_high(const struct qmsg *m);
+
+/* queue_msg_on_drain - cb(arg) runs (once) on the loop thread when the
+ * backlog drops below 256 KiB; replaces an earlier registration. */
+void queue_msg_on_drain(struct qmsg *m, void (*cb)(void *arg), void *arg);
+
+/* queue_msg_commit - finish the message: write the rest and the trailer,
+ * fsync, rename into queue/, fsync the directory, then call done(arg,
+ * status) on the loop thread and schedule delivery.  m is consumed. */
+void queue_msg_commit(struct qmsg *m, void (*done)(void *arg, enum qstatus st),
+		      void *arg);
+
+/* queue_msg_abort - drop the message and remove its file; m is consumed */
+void queue_msg_abort(struct qmsg *m);
+
+/* queue_stats - counts for logs and tests */
+struct queue_stats {
+	unsigned long long committed, delivered, deferred, failed;
+	unsigned queued;	/* messages now in queue/ */
+};
+void queue_get_stats(struct queue *q, struct queue_stats *st);
+
+#endif

@@ -1,0 +1,242 @@
+/* server - listeners and the set of live sessions.
+ *
+ * Public: server_new, server_set_config, server_shutdown, server_free and
+ * the accessors session.c uses.
+ * Invariants: every live session is in sess[]; connection limits are
+ * checked against it at accept time (CHECKLIST C: per-address and total
+ * limits answer 421 and close).
+ */
+#include "server/server.h"
+
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "conf/config.h"
+#include "server/session.h"
+#include "smtp/reply.h"
+#include "util/log.h"
+
+struct server {
+	struct event_base *base;
+	struct config *cfg;
+	struct queue *q;
+	struct evconnlistener **ls;
+	size_t nls;
+	struct session **sess;
+	size_t n, cap;
+	int stopping;
+	struct event *grace;
+	void (*done)(void *);
+	void *done_arg;
+};
+
+/* addr_key - the comparable bytes of an address (v4-mapped v6 as v4) */
+static size_t addr_key(const struct sockaddr *sa, unsigned char out[16])
+{
+	if (sa->sa_family == AF_INET) {
+		memcpy(out, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		return 4;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(a)) {
+			memcpy(out, &a->s6_addr[12], 4);
+			return 4;
+		}
+		memcpy(out, a, 16);
+		return 16;
+	}
+	return 0;
+}
+
+/* count_from - live sessions from the same client address */
+static size_t count_from(const struct server *srv, const struct sockaddr *sa)
+{
+	unsigned char k[16], o[16];
+	size_t kl = addr_key(sa, k), i, n = 0;
+
+	for (i = 0; i < srv->n; i++)
+		if (addr_key(session_peer(srv->sess[i]), o) == kl && memcmp(k, o, kl) == 0)
+			n++;
+	return n;
+}
+
+/* on_accept - a new connection */
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+		      int salen, void *arg)
+{
+	struct server *srv = arg;
+	int reject = 0;
+	struct session *s;
+
+	(void)l;
+	if (srv->n >= srv->cfg->max_connections)
+		reject = R_CONN_TOTAL;
+	else if (count_from(srv, sa) >= srv->cfg->max_connections_per_ip)
+		reject = R_CONN_PER_IP;
+	if (srv->n == srv->cap) {
+		size_t ncap = srv->cap ? srv->cap * 2 : 64;
+		struct session **v = realloc(srv->sess, ncap * sizeof(*v));
+
+		if (!v) {
+			evutil_closesocket(fd);
+			return;
+		}
+		srv->sess = v;
+		srv->cap = ncap;
+	}
+	s = session_new(srv, fd, sa, (socklen_t)salen, reject);
+	if (s)
+		srv->sess[srv->n++] = s;
+}
+
+/* on_listen_error - accept failed (EMFILE and the like): log, go on */
+static void on_listen_error(struct evconnlistener *l, void *arg)
+{
+	(void)l;
+	(void)arg;
+	log_warn("accept status=failed error=\"%s\"",
+		 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+/* server_new - listen on the given sockets */
+struct server *server_new(struct event_base *base, struct config *cfg,
+			  struct queue *q, const int *fds, size_t nfds)
+{
+	struct server *srv = calloc(1, sizeof(*srv));
+	size_t i;
+
+	if (!srv)
+		return NULL;
+	srv->base = base;
+	srv->q = q;
+	srv->cfg = cfg;
+	config_ref(cfg);
+	srv->ls = calloc(nfds ? nfds : 1, sizeof(*srv->ls));
+	if (!srv->ls) {
+		server_free(srv);
+		return NULL;
+	}
+	for (i = 0; i < nfds; i++) {
+		srv->ls[i] = evconnlistener_new(base, on_accept, srv, LEV_OPT_CLOSE_ON_FREE, -1,
+						fds[i]);
+		if (!srv->ls[i]) {
+			server_free(srv);
+			return NULL;
+		}
+		evconnlistener_set_error_cb(srv->ls[i], on_listen_error);
+		srv->nls++;
+	}
+	return srv;
+}
+
+/* server_set_config - new sessions use cfg */
+void server_set_config(struct server *srv, struct config *cfg)
+{
+	config_ref(cfg);
+	config_unref(srv->cfg);
+	srv->cfg = cfg;
+}
+
+/* close_listeners - stop accepting */
+static void close_listeners(struct server *srv)
+{
+	size_t i;
+
+	for (i = 0; i < srv->nls; i++)
+		evconnlistener_free(srv->ls[i]);
+	srv->nls = 0;
+}
+
+/* on_grace - the grace period is over (or nothing was left): kill the rest */
+static void on_grace(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	while (srv->n > 0) {
+		size_t before = srv->n;
+
+		session_kill(srv->sess[srv->n - 1]);
+		if (srv->n == before)
+			break;	/* waiting for a commit; on_committed frees it */
+	}
+	if (srv->n == 0 && srv->done) {
+		void (*done)(void *) = srv->done;
+
+		srv->done = NULL;
+		done(srv->done_arg);
+	}
+}
+
+/* server_shutdown - graceful stop */
+void server_shutdown(struct server *srv, unsigned grace, void (*done)(void *), void *arg)
+{
+	struct timeval tv = { (time_t)grace, 0 };
+	size_t i;
+
+	srv->stopping = 1;
+	srv->done = done;
+	srv->done_arg = arg;
+	close_listeners(srv);
+	for (i = 0; i < srv->n; i++)
+		session_shutdown(srv->sess[i]);
+	srv->grace = evtimer_new(srv->base, on_grace, srv);
+	if (!srv->grace) {
+		done(arg);
+		return;
+	}
+	if (srv->n == 0)
+		tv.tv_sec = 0;
+	evtimer_add(srv->grace, &tv);
+}
+
+/* server_session_gone - a session freed itself */
+void server_session_gone(struct server *srv, struct session *s)
+{
+	size_t i;
+
+	for (i = 0; i < srv->n; i++) {
+		if (srv->sess[i] == s) {
+			srv->sess[i] = srv->sess[--srv->n];
+			break;
+		}
+	}
+	if (srv->stopping && srv->n == 0 && srv->done && srv->grace) {
+		struct timeval now = { 0, 0 };
+
+		evtimer_add(srv->grace, &now);	/* finish from the loop */
+	}
+}
+
+/* server_free - after shutdown: free listeners and state */
+void server_free(struct server *srv)
+{
+	if (!srv)
+		return;
+	close_listeners(srv);
+	while (srv->n > 0) {
+		size_t before = srv->n;
+
+		session_kill(srv->sess[srv->n - 1]);
+		if (srv->n == before)
+			srv->n--;	/* a dead session waiting for its commit */
+	}
+	if (srv->grace)
+		event_free(srv->grace);
+	free(srv->ls);
+	free(srv->sess);
+	config_unref(srv->cfg);
+	free(srv);
+}
+
+struct config *server_config(struct server *srv) { return srv->cfg; }
+struct queue *server_queue(struct server *srv) { return srv->q; }
+struct event_base *server_base(struct server *srv) { return srv->base; }
+int server_shutting_down(const struct server *srv) { return srv->stopping; }

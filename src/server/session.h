@@ -1,0 +1,29 @@
+/* session - one SMTP server session: the command state machine (RFC 5321),
+ * PIPELINING (RFC 2920), DATA and BDAT (RFC 3030), streaming the message
+ * into the queue.
+ */
+#ifndef MAILPORT_SERVER_SESSION_H
+#define MAILPORT_SERVER_SESSION_H
+
+#include <sys/socket.h>
+
+struct server;
+struct session;
+
+/* session_new - take over an accepted socket; reject_reply is 0, or a
+ * reply id (R_CONN_PER_IP, R_CONN_TOTAL) to send before closing */
+struct session *session_new(struct server *srv, int fd, const struct sockaddr *sa,
+			    socklen_t salen, int reject_reply);
+
+/* session_shutdown - the server is stopping: close now if idle, else after
+ * the current command */
+void session_shutdown(struct session *s);
+
+/* session_kill - close at once (grace period over); an unacknowledged
+ * message is dropped */
+void session_kill(struct session *s);
+
+/* session_peer - the client's address, for connection accounting */
+const struct sockaddr *session_peer(const struct session *s);
+
+#endif

@@ -1,0 +1,118 @@
+/* reply - SMTP reply table and formatting.
+ *
+ * Public: reply_get, reply_format, reply_code.
+ * Invariant: every reply mailport's server sends is in this table.
+ */
+#include "smtp/reply.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct reply_def table[R__COUNT] = {
+	[R_NONE] = { 0, "", "" },
+	[R_BANNER] = { 220, "", "$1 $2" },
+	[R_HELO] = { 250, "", "$1 Hello [$2]" },
+	[R_EHLO] = { 250, "", "$1\nPIPELINING\nSIZE $2\n8BITMIME\nENHANCEDSTATUSCODES\nDSN\nCHUNKING\nSMTPUTF8" },
+	[R_SENDER_OK] = { 250, "2.1.0", "Sender OK" },
+	[R_RCPT_OK] = { 250, "2.1.5", "Recipient OK" },
+	[R_DATA_GO] = { 354, "", "Start mail input; end with <CRLF>.<CRLF>" },
+	[R_QUEUED] = { 250, "2.6.0", "<$1@$2> Queued mail for delivery" },
+	[R_BDAT_CHUNK] = { 250, "2.0.0", "$1 octets received" },
+	[R_QUIT] = { 221, "2.0.0", "Service closing transmission channel" },
+	[R_RSET] = { 250, "2.0.0", "Resetting" },
+	[R_NOOP] = { 250, "2.0.0", "OK" },
+	[R_VRFY] = { 252, "2.1.5", "Cannot VRFY user" },
+	[R_EXPN] = { 502, "5.5.1", "EXPN not available" },
+	[R_HELP] = { 214, "2.0.0", "Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP" },
+	[R_UNKNOWN] = { 500, "5.3.3", "Unrecognized command" },
+	[R_LINE_TOO_LONG] = { 500, "5.5.2", "Line too long" },
+	[R_FLOOD] = { 421, "4.7.0", "$1 Line too long, closing transmission channel" },
+	[R_NUL] = { 500, "5.5.2", "NUL character not allowed" },
+	[R_BAD_HELO] = { 501, "5.5.4", "Invalid domain name" },
+	[R_NEED_HELLO] = { 503, "5.5.2", "Send hello first" },
+	[R_NEED_MAIL] = { 503, "5.5.2", "Need mail command" },
+	[R_NEED_RCPT] = { 503, "5.5.2", "Need rcpt command" },
+	[R_NESTED_MAIL] = { 503, "5.5.1", "Sender already specified" },
+	[R_DATA_AFTER_BDAT] = { 503, "5.5.1", "DATA not allowed after BDAT" },
+	[R_BAD_ARGS] = { 501, "5.5.4", "Invalid arguments" },
+	[R_BAD_SENDER] = { 550, "5.1.7", "Invalid address" },
+	[R_BAD_RCPT] = { 501, "5.1.3", "Invalid address" },
+	[R_ADDR_TOO_LONG] = { 501, "5.1.3", "Address too long" },
+	[R_UTF8_ADDR] = { 553, "5.6.7", "Must declare SMTPUTF8 to send unicode address" },
+	[R_PARAM_UNKNOWN] = { 555, "5.5.4", "Unrecognized parameter" },
+	[R_SIZE_PARAM] = { 552, "5.3.4", "Message size exceeds fixed maximum message size" },
+	[R_NO_SPACE] = { 452, "4.3.1", "Insufficient system storage" },
+	[R_USER_UNKNOWN] = { 550, "5.1.1", "User unknown" },
+	[R_BAD_MAILBOX] = { 550, "5.1.3", "Mailbox name not allowed" },
+	[R_RELAY_DENIED] = { 550, "5.7.1", "Unable to relay" },
+	[R_TOO_MANY_RCPTS] = { 452, "4.5.3", "Too many recipients" },
+	[R_SIZE_EXCEEDED] = { 552, "5.3.4", "Message size exceeds fixed maximum message size" },
+	[R_TOO_MANY_HOPS] = { 554, "5.4.6", "Too many hops" },
+	[R_LOCAL_ERROR] = { 451, "4.3.0", "Local error in processing" },
+	[R_SYNC] = { 554, "5.5.0", "SMTP protocol synchronization error" },
+	[R_FORBIDDEN] = { 554, "5.7.0", "Forbidden command, closing connection" },
+	[R_TOO_MANY_ERRORS] = { 421, "4.7.0", "Too many errors on this connection, closing transmission channel" },
+	[R_TIMEOUT] = { 421, "4.4.2", "$1 Timeout, closing transmission channel" },
+	[R_CONN_PER_IP] = { 421, "4.7.0", "$1 Too many connections from your address" },
+	[R_CONN_TOTAL] = { 421, "4.3.2", "$1 Too many connections, try again later" },
+	[R_SHUTDOWN] = { 421, "4.3.2", "$1 Service shutting down, closing transmission channel" },
+};
+
+/* reply_get - the table entry */
+const struct reply_def *reply_get(enum reply_id id)
+{
+	return &table[id];
+}
+
+/* reply_code - the basic code */
+int reply_code(enum reply_id id)
+{
+	return table[id].code;
+}
+
+/* expand - substitute $1/$2 in text into out */
+static int expand(buf_t *out, const char *text, const char *a1, const char *a2)
+{
+	const char *p;
+
+	for (p = text; *p; p++) {
+		if (p[0] == '$' && (p[1] == '1' || p[1] == '2')) {
+			const char *a = p[1] == '1' ? a1 : a2;
+
+			if (buf_puts(out, a ? a : "") < 0)
+				return -1;
+			p++;
+		} else if (buf_putc(out, *p) < 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* reply_format - render a reply; "\n" in the expanded text splits lines */
+int reply_format(buf_t *out, enum reply_id id, const char *a1, const char *a2)
+{
+	const struct reply_def *d = &table[id];
+	buf_t t;
+	const char *line;
+	int rc = 0;
+
+	buf_init(&t);
+	if (expand(&t, d->text, a1, a2) < 0) {
+		buf_free(&t);
+		return -1;
+	}
+	line = t.data ? t.data : "";
+	for (;;) {
+		const char *nl = strchr(line, '\n');
+		size_t n = nl ? (size_t)(nl - line) : strlen(line);
+
+		rc |= buf_printf(out, "%03d%c%s%s%.*s\r\n", d->code, nl ? '-' : ' ',
+				 d->enh, d->enh[0] ? " " : "", (int)n, line);
+		if (!nl)
+			break;
+		line = nl + 1;
+	}
+	buf_free(&t);
+	return rc;
+}

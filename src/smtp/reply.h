@@ -1,0 +1,42 @@
+/* reply - the one table of SMTP replies (codes, enhanced status codes per
+ * RFC 3463, texts).  Defaults follow the seed documents.
+ *
+ * A text may hold "$1" and "$2", replaced by the caller's arguments
+ * (hostname, queue id, ...).  Arguments must not contain CR or LF.
+ */
+#ifndef MAILPORT_SMTP_REPLY_H
+#define MAILPORT_SMTP_REPLY_H
+
+#include "util/buf.h"
+
+enum reply_id {
+	R_NONE = 0,	/* no reply: "go on" for check functions */
+	R_BANNER, R_EHLO, R_HELO, R_SENDER_OK, R_RCPT_OK, R_DATA_GO, R_QUEUED,
+	R_BDAT_CHUNK, R_QUIT, R_RSET, R_NOOP, R_VRFY, R_EXPN, R_HELP,
+	R_UNKNOWN, R_LINE_TOO_LONG, R_FLOOD, R_NUL, R_BAD_HELO,
+	R_NEED_HELLO, R_NEED_MAIL, R_NEED_RCPT, R_NESTED_MAIL,
+	R_DATA_AFTER_BDAT, R_BAD_ARGS, R_BAD_SENDER, R_BAD_RCPT,
+	R_ADDR_TOO_LONG, R_UTF8_ADDR, R_PARAM_UNKNOWN, R_SIZE_PARAM,
+	R_NO_SPACE, R_USER_UNKNOWN, R_BAD_MAILBOX, R_RELAY_DENIED,
+	R_TOO_MANY_RCPTS, R_SIZE_EXCEEDED, R_TOO_MANY_HOPS, R_LOCAL_ERROR,
+	R_SYNC, R_FORBIDDEN, R_TOO_MANY_ERRORS, R_TIMEOUT, R_CONN_PER_IP,
+	R_CONN_TOTAL, R_SHUTDOWN,
+	R__COUNT
+};
+
+struct reply_def {
+	int code;
+	const char *enh;	/* "" for replies without an enhanced code */
+	const char *text;
+};
+
+const struct reply_def *reply_get(enum reply_id id);
+
+/* reply_format - append the reply line(s) with CRLF to out; a text holding
+ * "\n" becomes a multi-line reply ("250-..." lines, last "250 ..."). */
+int reply_format(buf_t *out, enum reply_id id, const char *a1, const char *a2);
+
+/* reply_format_code - the reply's code */
+int reply_code(enum reply_id id);
+
+#endif

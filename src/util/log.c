@@ -1,0 +1,86 @@
+/* log - key=value event lines on stderr.
+ *
+ * Public: log_set_level, log_msg, log_escape.
+ * Each line is "<ISO time> <level> <text>\n", written with a single write(2).
+ */
+#include "util/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static enum log_level log_level = LOG_INFO;
+
+static const char *const level_names[] = { "error", "warning", "info", "debug" };
+
+/* log_set_level - only events at lvl or more severe are written */
+void log_set_level(enum log_level lvl)
+{
+	log_level = lvl;
+}
+
+/* log_msg - format and write one event line */
+void log_msg(enum log_level lvl, const char *fmt, ...)
+{
+	char line[4096];
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+	int r;
+	va_list ap;
+
+	if (lvl > log_level)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+	r = snprintf(line + n, sizeof(line) - n, ".%03ldZ %s ",
+		     ts.tv_nsec / 1000000L, level_names[lvl]);
+	if (r > 0)
+		n += (size_t)r;
+	va_start(ap, fmt);
+	r = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	va_end(ap);
+	if (r > 0)
+		n += (size_t)r < sizeof(line) - n - 1 ? (size_t)r : sizeof(line) - n - 2;
+	line[n++] = '\n';
+	(void)!write(STDERR_FILENO, line, n);
+}
+
+/* log_escape - escape client bytes for a log line, capped at LOG_ESC_MAX */
+char *log_escape(char *dst, const void *src, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = src;
+	size_t o = 0, i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = s[i];
+		char tmp[4];
+		size_t k = 0;
+
+		if (c == '\r') {
+			tmp[k++] = '\\'; tmp[k++] = 'r';
+		} else if (c == '\n') {
+			tmp[k++] = '\\'; tmp[k++] = 'n';
+		} else if (c == '\t') {
+			tmp[k++] = '\\'; tmp[k++] = 't';
+		} else if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+			tmp[k++] = '\\'; tmp[k++] = 'x';
+			tmp[k++] = hex[c >> 4]; tmp[k++] = hex[c & 15];
+		} else {
+			tmp[k++] = (char)c;
+		}
+		if (o + k > LOG_ESC_MAX - 3) {
+			memcpy(dst + o, "...", 3);
+			o += 3;
+			break;
+		}
+		memcpy(dst + o, tmp, k);
+		o += k;
+	}
+	dst[o] = '\0';
+	return dst;
+}

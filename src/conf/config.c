@@ -922,13 +922,8 @@ static void check_limits(struct load *ld)
 	if ((line = line_of(ld, "domains")) && c->ndomains == 0)
 		error_at(ld, line, "[local] domains: at least one domain "
 			 "is required");
-	line = line_of(ld, "max_connections_per_ip");
-	if (!line)
-		line = line_of(ld, "max_connections");
-	if (line && c->max_connections_per_ip > c->max_connections)
-		error_at(ld, line, "[server] max_connections_per_ip (%u) "
-			 "exceeds max_connections (%u)",
-			 c->max_connections_per_ip, c->max_connections);
+	/* a per-address limit above the total one is harmless: the total
+	 * limit answers first */
 }
 
 /* load_tables - load the users and aliases files named by the config */

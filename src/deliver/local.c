@@ -104,10 +104,15 @@ static int make_name(char *out, size_t cap, const struct local_msg *m,
 	return 0;
 }
 
-/* open_subdir - create parent/name (0700, EEXIST is fine, a new entry is
- * fsynced into parent) and open it as a directory */
+/* open_subdir - open parent/name as a directory, creating it (0700) when
+ * missing; a new entry is fsynced into parent; EEXIST from a concurrent
+ * creator is fine */
 static int open_subdir(int parent, const char *name)
 {
+	int fd = openat(parent, name, DIR_FLAGS);
+
+	if (fd >= 0 || errno != ENOENT)
+		return fd;
 	if (mkdirat(parent, name, 0700) == 0) {
 		if (fsync(parent) < 0)
 			return -1;
@@ -117,12 +122,20 @@ static int open_subdir(int parent, const char *name)
 	return openat(parent, name, DIR_FLAGS);
 }
 
+/* make_subdir - create parent/name (0700) unless it exists */
+static int make_subdir(int parent, const char *name)
+{
+	if (mkdirat(parent, name, 0700) == 0)
+		return fsync(parent);
+	return errno == EEXIST ? 0 : -1;
+}
+
 /* open_maildir - open (creating) <domain>/<mailbox>/{tmp,new,cur}; returns
  * 0 with the tmp/ and new/ dirfds, or -1 with errno set */
 static int open_maildir(int mail_fd, const char *domain, const char *mailbox,
 			int *tmpfd, int *newfd)
 {
-	int dfd, mfd = -1, cfd = -1, e;
+	int dfd, mfd = -1, rc = -1, e;
 
 	*tmpfd = *newfd = -1;
 	dfd = open_subdir(mail_fd, domain);
@@ -133,23 +146,21 @@ static int open_maildir(int mail_fd, const char *domain, const char *mailbox,
 	if (*tmpfd >= 0)
 		*newfd = open_subdir(mfd, "new");
 	if (*newfd >= 0)
-		cfd = open_subdir(mfd, "cur");
+		rc = make_subdir(mfd, "cur");
 	e = errno;
-	if (cfd < 0) {
+	if (rc < 0) {
 		if (*tmpfd >= 0)
 			close(*tmpfd);
 		if (*newfd >= 0)
 			close(*newfd);
 		*tmpfd = *newfd = -1;
-	} else {
-		close(cfd);
 	}
 	if (mfd >= 0)
 		close(mfd);
 	if (dfd >= 0)
 		close(dfd);
 	errno = e;
-	return cfd < 0 ? -1 : 0;
+	return rc;
 }
 
 /* write_all - write n bytes, retrying short writes and EINTR */

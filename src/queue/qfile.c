@@ -22,6 +22,7 @@
 #define TRAILER_PREFIX "\nMPQ-END "
 #define TRAILER_PREFIX_LEN 9
 #define RCPT_FIELDS 8
+#define ARRIVAL_MAX 999999999999999999LL	/* 18 digits, see get_num */
 
 enum rec_bit {
 	R_ID = 1 << 0, R_ARRIVAL = 1 << 1, R_CLIENT = 1 << 2, R_HELO = 1 << 3,
@@ -133,15 +134,33 @@ static int put_header(const struct envelope *e, buf_t *out)
 	return 0;
 }
 
+/* encodable - would the decoder accept this envelope back? */
+static int encodable(const struct envelope *e)
+{
+	size_t i;
+
+	if (!qid_valid(e->qid, strnlen(e->qid, QID_MAX + 1)) ||
+	    (unsigned)e->body > BODY_8BITMIME || (unsigned)e->ret > RET_HDRS ||
+	    e->arrival < 0 || e->arrival > ARRIVAL_MAX || e->nrcpts == 0)
+		return 0;
+	for (i = 0; i < e->nrcpts; i++) {
+		const struct env_rcpt *r = &e->rcpts[i];
+
+		if (!r->addr || !r->domain || r->notify > 15 ||
+		    (r->kind != RCPT_LOCAL && r->kind != RCPT_RELAY))
+			return 0;
+	}
+	return 1;
+}
+
 /* qfile_encode_envelope - append the magic, the records and ".\n" to out;
- * on failure out is left as it was */
+ * refuses (-1) what the decoder would reject; on failure out is left as
+ * it was */
 int qfile_encode_envelope(const struct envelope *e, buf_t *out)
 {
 	size_t start = out->len, i;
 
-	if (!qid_valid(e->qid, strnlen(e->qid, QID_MAX + 1)) ||
-	    (unsigned)e->body > BODY_8BITMIME || (unsigned)e->ret > RET_HDRS ||
-	    e->arrival < 0)
+	if (!encodable(e))
 		return -1;
 	if (put_header(e, out) < 0)
 		goto fail;

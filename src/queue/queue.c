@@ -6,7 +6,8 @@
  * queue_msg_on_drain, queue_msg_commit, queue_msg_abort, queue_get_stats.
  *
  * Threads.  The loop thread (the one running the event_base) only buffers
- * bytes and posts work: it never touches the disk after queue_new.
+ * bytes and posts work: after queue_new it never touches the disk (but for
+ * the statvfs of queue_space_ok).
  * - disk workers take messages from a FIFO.  A message is on the FIFO or in
  *   a worker's hands at most once at a time (qmsg.busy), so its jobs (write
  *   the envelope and data, commit or abort) run in order.  A worker keeps
@@ -55,6 +56,8 @@
 #define ENV_READ_FIRST (64u * 1024)
 #define DONE_MAX (16u << 20)		/* a .done file is never read beyond */
 #define HASH_SIZE 4096
+#define COMPLETION_BUDGET 256		/* per loop callback, for fairness */
+#define WBUF_KEEP (256u * 1024)		/* larger write buffers are freed */
 #define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
 #define QID_TIME_DIGITS 11		/* 62^11 > 2^64 */
 #define QID_SEQ_DIGITS 3		/* 62^3 > 2^16 */
@@ -127,7 +130,7 @@ struct queue {
 	pthread_t *dthr;
 	unsigned ndeliver, ndeliver_run;
 	struct event *ev_deliver;
-	struct queue_stats st;		/* q->dmu, except queued */
+	struct queue_stats st;		/* q->dmu */
 
 	struct dmsg *hash[HASH_SIZE];	/* loop thread */
 
@@ -258,8 +261,9 @@ static void qid_clock_see(struct queue *q, const char *qid)
 	if (strlen(qid) != QID_TIME_DIGITS + QID_SEQ_DIGITS)
 		return;
 	for (i = 0; i < QID_TIME_DIGITS; i++) {
-		unsigned long long d = (unsigned long long)(strchr(b62, qid[i]) - b62);
+		unsigned long long d;
 
+		d = (unsigned long long)(strchr(b62, qid[i]) - b62);
 		if (t > (ULLONG_MAX - d) / 62)
 			return;	/* not one of ours */
 		t = t * 62 + d;
@@ -477,7 +481,10 @@ static void msg_service(struct queue *q, struct qmsg *m)
 			m->wbuf = t;
 			pthread_mutex_unlock(&q->mu);
 			msg_write_io(q, m);
-			buf_reset(&m->wbuf);
+			if (m->wbuf.cap > WBUF_KEEP)
+				buf_free(&m->wbuf);
+			else
+				buf_reset(&m->wbuf);
 			pthread_mutex_lock(&q->mu);
 			m->backlog -= n;
 			drain_check_locked(q, m);
@@ -575,6 +582,8 @@ static void on_disk_done(evutil_socket_t fd, short what, void *arg)
 {
 	struct queue *q = arg;
 
+	int budget = COMPLETION_BUDGET;
+
 	(void)fd;
 	(void)what;
 	for (;;) {
@@ -584,6 +593,11 @@ static void on_disk_done(evutil_socket_t fd, short what, void *arg)
 
 		pthread_mutex_lock(&q->mu);
 		m = q->chead;
+		if (m && budget-- == 0 && !q->disk_stop) {
+			/* the rest in a later round */
+			event_active(q->ev_disk, EV_READ, 0);
+			m = NULL;
+		}
 		if (!m) {
 			pthread_mutex_unlock(&q->mu);
 			return;
@@ -855,6 +869,8 @@ static void on_deliver_done(evutil_socket_t fd, short what, void *arg)
 {
 	struct queue *q = arg;
 
+	int budget = COMPLETION_BUDGET;
+
 	(void)fd;
 	(void)what;
 	for (;;) {
@@ -863,6 +879,11 @@ static void on_deliver_done(evutil_socket_t fd, short what, void *arg)
 
 		pthread_mutex_lock(&q->dmu);
 		d = q->reshead;
+		if (d && budget-- == 0) {
+			/* the rest in a later round */
+			event_active(q->ev_deliver, EV_READ, 0);
+			d = NULL;
+		}
 		if (d) {
 			q->reshead = d->rnext;
 			if (!q->reshead)
@@ -935,15 +956,16 @@ static int append_done(struct dctx *c, size_t i)
 		done_name(c->d->qid, name);
 		c->done_fd = openat(c->q->q_fd, name, fl);
 		if (c->done_fd < 0 && errno == ENOENT) {
-			c->done_fd = openat(c->q->q_fd, name, fl | O_CREAT | O_EXCL, 0600);
+			c->done_fd = openat(c->q->q_fd, name,
+					    fl | O_CREAT | O_EXCL, 0600);
 			created = 1;
 		}
 		if (c->done_fd < 0)
 			return -1;
 	}
 	n = snprintf(line, sizeof(line), "%s%zu\n", c->done_nl ? "\n" : "", i);
-	if (write_all(c->done_fd, line, (size_t)n) < 0 || fdatasync(c->done_fd) < 0 ||
-	    (created && fsync(c->q->q_fd) < 0)) {
+	if (write_all(c->done_fd, line, (size_t)n) < 0 ||
+	    fdatasync(c->done_fd) < 0 || (created && fsync(c->q->q_fd) < 0)) {
 		close(c->done_fd);
 		c->done_fd = -1;
 		c->done_nl = 1;
@@ -1057,28 +1079,33 @@ static void deliver_rcpts(struct dctx *c)
 		c->d->relay_logged = 1;
 }
 
-/* deliver_open - open and validate queue/<qid>, read its .done file */
-static enum dres deliver_open(struct dctx *c, int *fd)
+/* deliver_open - open and validate queue/<qid>, read its .done file;
+ * 0 when ready, else -1 with *res saying what to do with the message */
+static int deliver_open(struct dctx *c, int *fd, enum dres *res)
 {
 	const char *why = "";
 	off_t off, len;
 	int r;
 
 	*fd = openat(c->q->q_fd, c->d->qid, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (*fd < 0 && errno == ENOENT)
-		return DR_GONE;
+	if (*fd < 0 && errno == ENOENT) {
+		*res = DR_GONE;
+		return -1;
+	}
 	r = *fd < 0 ? -2 : load_message(*fd, c->d->qid, &c->env, &off, &len, &why);
 	if (r == -1) {
 		log_err("queue qid=%s status=error reason=\"damaged queue file: %s\"",
 			c->d->qid, why);
-		return DR_STUCK;	/* quarantined at the next start */
+		*res = DR_STUCK;	/* quarantined at the next start */
+		return -1;
 	}
 	if (r == 0 && load_done(c) < 0)
 		r = -2;
 	if (r < 0) {
 		log_err("queue qid=%s status=deferred reason=\"read queue file: %s\"",
 			c->d->qid, strerror(errno));
-		return DR_TEMP;
+		*res = DR_TEMP;
+		return -1;
 	}
 	c->lm.fd = *fd;
 	c->lm.offset = off;
@@ -1086,7 +1113,7 @@ static enum dres deliver_open(struct dctx *c, int *fd)
 	c->lm.qid = c->d->qid;
 	c->lm.arrival = c->env.arrival;
 	c->lm.sender = c->env.sender ? c->env.sender : "";
-	return DR_DONE;
+	return 0;
 }
 
 /* deliver_one - one delivery attempt of one message (worker) */
@@ -1102,8 +1129,7 @@ static enum dres deliver_one(struct queue *q, struct dmsg *d)
 	c.d = d;
 	c.done_fd = -1;
 	envelope_init(&c.env);
-	res = deliver_open(&c, &fd);
-	if (res == DR_DONE) {
+	if (deliver_open(&c, &fd, &res) == 0) {
 		deliver_rcpts(&c);
 		for (i = 0; i < c.env.nrcpts && c.env.rcpts[i].done; i++)
 			;
@@ -1384,7 +1410,8 @@ static int start_threads(struct queue *q)
 			goto fail;
 	}
 	for (; q->ndeliver_run < q->ndeliver; q->ndeliver_run++) {
-		e = pthread_create(&q->dthr[q->ndeliver_run], NULL, deliver_main, q);
+		e = pthread_create(&q->dthr[q->ndeliver_run], NULL,
+				   deliver_main, q);
 		if (e != 0)
 			goto fail;
 	}
@@ -1417,7 +1444,8 @@ static struct queue *queue_init(struct event_base *base,
 	pthread_mutex_init(&q->dmu, NULL);
 	pthread_cond_init(&q->dcond, NULL);
 	pthread_mutex_init(&q->qid_mu, NULL);
-	q->hostname = strdup(o->hostname && *o->hostname ? o->hostname : "localhost");
+	q->hostname = strdup(o->hostname && *o->hostname ? o->hostname
+							     : "localhost");
 	q->disk = calloc(q->ndisk, sizeof(*q->disk));
 	q->dthr = calloc(q->ndeliver, sizeof(*q->dthr));
 	q->ev_disk = event_new(base, -1, 0, on_disk_done, q);

@@ -61,7 +61,8 @@ static size_t count_from(const struct server *srv, const struct sockaddr *sa)
 	size_t kl = addr_key(sa, k), i, n = 0;
 
 	for (i = 0; i < srv->n; i++)
-		if (addr_key(session_peer(srv->sess[i]), o) == kl && memcmp(k, o, kl) == 0)
+		if (!session_closing(srv->sess[i]) &&
+		    addr_key(session_peer(srv->sess[i]), o) == kl && memcmp(k, o, kl) == 0)
 			n++;
 	return n;
 }

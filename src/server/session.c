@@ -79,6 +79,7 @@ struct transaction {
 	unsigned long long size;	/* message bytes received */
 	int too_big;
 	unsigned long long chunk_left;	/* BDAT bytes still to read */
+	unsigned long long chunk_size;	/* size of the current chunk */
 	int chunk_last;
 	enum reply_id chunk_error;	/* chunk is read and dropped, then this */
 };
@@ -246,11 +247,12 @@ static void begin_close(struct session *s)
 		arm_timer(s, CLOSE_LINGER);
 }
 
-/* helo_valid - a domain, an address literal, or a lenient host name
- * ([A-Za-z0-9._-], as Windows hosts send underscores) */
+/* helo_valid - a domain, an address literal, or a lenient host name:
+ * labels of [A-Za-z0-9_-] (Windows hosts send underscores), not starting
+ * or ending with '-', one trailing dot allowed */
 static int helo_valid(const char *p, size_t n)
 {
-	size_t i;
+	size_t i, label = 0;
 
 	if (n == 0 || n > ADDR_DOMAIN_MAX)
 		return 0;
@@ -259,10 +261,18 @@ static int helo_valid(const char *p, size_t n)
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)p[i];
 
-		if (!isalnum(c) && c != '.' && c != '-' && c != '_')
+		if (c == '.') {
+			if (label == 0 || p[i - 1] == '-')
+				return 0;
+			label = 0;
+		} else if (isalnum(c) || c == '_' || (c == '-' && label > 0)) {
+			if (++label > 63)
+				return 0;
+		} else {
 			return 0;
+		}
 	}
-	return 1;
+	return p[n - 1] != '-';
 }
 
 /* check_hello - HELO/EHLO argument */
@@ -568,7 +578,7 @@ static enum reply_id bdat_error(struct session *s, unsigned long long size)
 		return R_NEED_HELLO;
 	if (!s->tx.active)
 		return R_NEED_MAIL;
-	if (s->tx.env.nrcpts == 0 && !s->tx.msg)
+	if (s->tx.rcpt_cmds == 0)
 		return R_NEED_RCPT;
 	if (s->tx.size + size > (unsigned long long)s->cfg->max_message_size)
 		return R_SIZE_EXCEEDED;
@@ -582,18 +592,17 @@ static void proceed_bdat(struct session *s, const struct smtp_cmd *c, union cmd_
 	enum reply_id err = bdat_error(s, a->bdat.size);
 
 	(void)c;
-	if (err == R_SIZE_EXCEEDED && a->bdat.size > (unsigned long long)s->cfg->max_message_size) {
-		/* not worth reading: answer now and hang up */
-		reply(s, R_SIZE_EXCEEDED, NULL, NULL);
-		begin_close(s);
-		return;
+	if (err == R_NONE && !t->msg) {
+		if (open_message(s) < 0)
+			err = R_LOCAL_ERROR;
+		else
+			data_dec_init_literal(&t->dec);
 	}
-	if (err == R_NONE && !t->msg && open_message(s) < 0)
-		err = R_LOCAL_ERROR;
 	if (err == R_NONE)
 		t->bdat = 1;
 	t->chunk_error = err;
 	t->chunk_left = a->bdat.size;
+	t->chunk_size = a->bdat.size;
 	t->chunk_last = a->bdat.last;
 	set_state(s, ST_BDAT);
 	s->block_bytes = 0;
@@ -680,7 +689,7 @@ static enum reply_id sequence_error(struct session *s, unsigned flags)
 		return R_NEED_HELLO;
 	if ((flags & CF_MAIL) && !s->tx.active)
 		return R_NEED_MAIL;
-	if ((flags & CF_RCPT) && s->tx.env.nrcpts == 0)
+	if ((flags & CF_RCPT) && s->tx.rcpt_cmds == 0)
 		return R_NEED_RCPT;
 	return R_NONE;
 }
@@ -885,35 +894,86 @@ static void finish_message(struct session *s)
 	queue_msg_commit(m, on_committed, s);
 }
 
+/* end_of_header - the header section ended: add our fields */
+static void end_of_header(struct session *s)
+{
+	struct transaction *t = &s->tx;
+
+	t->dec.headers_end_event = 0;
+	buf_reset(&s->dbuf);
+	add_missing_fields(s);
+	if (!t->too_big && t->msg)
+		queue_msg_write(t->msg, s->dbuf.data, s->dbuf.len);
+	buf_reset(&s->dbuf);
+}
+
+/* feed_content - run content bytes through the decoder into the queue;
+ * returns the bytes consumed, *progress set when anything happened */
+static size_t feed_content(struct session *s, const char *p, size_t n, int *progress)
+{
+	struct transaction *t = &s->tx;
+	size_t used;
+
+	buf_reset(&s->dbuf);
+	used = data_dec_feed(&t->dec, p, n, &s->dbuf);
+	push_content(s, s->dbuf.data, s->dbuf.len);
+	buf_reset(&s->dbuf);
+	*progress = used > 0 || t->dec.headers_end_event || t->dec.done;
+	if (t->dec.headers_end_event)
+		end_of_header(s);
+	return used;
+}
+
 /* step_data - decode DATA content (RFC 5321 4.1.1.4) */
 static int step_data(struct session *s, struct evbuffer *in)
 {
 	struct transaction *t = &s->tx;
 	struct evbuffer_iovec v;
-	size_t used, before;
+	size_t used;
+	int progress;
 
 	if (backlog_pause(s))
 		return 0;
 	if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
 		return 0;
-	before = s->dbuf.len;
-	used = data_dec_feed(&t->dec, v.iov_base, v.iov_len, &s->dbuf);
+	used = feed_content(s, v.iov_base, v.iov_len, &progress);
 	evbuffer_drain(in, used);
 	data_progress(s, used);
-	push_content(s, s->dbuf.data + before, s->dbuf.len - before);
-	if (t->dec.headers_end_event) {
-		t->dec.headers_end_event = 0;
-		before = s->dbuf.len;
-		add_missing_fields(s);
-		if (!t->too_big && t->msg)
-			queue_msg_write(t->msg, s->dbuf.data + before, s->dbuf.len - before);
-	} else if (used == 0 && !t->dec.done) {
-		return 0;
-	}
-	buf_reset(&s->dbuf);
 	if (t->dec.done)
 		finish_message(s);
-	return 1;
+	return progress;
+}
+
+/* bdat_chunk_done - a whole chunk was read: answer it */
+static void bdat_chunk_done(struct session *s)
+{
+	struct transaction *t = &s->tx;
+	char num[32];
+
+	if (t->chunk_error != R_NONE) {
+		enum reply_id r = t->chunk_error;
+
+		if (r == R_SIZE_EXCEEDED || r == R_LOCAL_ERROR)
+			tx_reset(s);
+		set_state(s, ST_CMD);
+		reply(s, r, NULL, NULL);
+		return;
+	}
+	if (t->chunk_last) {
+		buf_reset(&s->dbuf);
+		if (data_dec_finish_literal(&t->dec, &s->dbuf) == 1) {
+			push_content(s, s->dbuf.data, s->dbuf.len);
+			end_of_header(s);
+		} else {
+			push_content(s, s->dbuf.data, s->dbuf.len);
+		}
+		buf_reset(&s->dbuf);
+		finish_message(s);
+		return;
+	}
+	set_state(s, ST_CMD);
+	snprintf(num, sizeof(num), "%llu", t->chunk_size);
+	reply(s, R_BDAT_CHUNK, num, NULL);
 }
 
 /* step_bdat - take chunk bytes literally (RFC 3030 2) */
@@ -922,7 +982,7 @@ static int step_bdat(struct session *s, struct evbuffer *in)
 	struct transaction *t = &s->tx;
 	struct evbuffer_iovec v;
 	size_t n;
-	char num[32];
+	int progress = 1;
 
 	if (t->chunk_left && t->chunk_error == R_NONE && backlog_pause(s))
 		return 0;
@@ -931,29 +991,14 @@ static int step_bdat(struct session *s, struct evbuffer *in)
 			return 0;
 		n = v.iov_len < t->chunk_left ? v.iov_len : (size_t)t->chunk_left;
 		if (t->chunk_error == R_NONE)
-			push_content(s, v.iov_base, n);
+			n = feed_content(s, v.iov_base, n, &progress);
 		evbuffer_drain(in, n);
 		t->chunk_left -= n;
 		data_progress(s, n);
 		if (t->chunk_left)
-			return 1;
+			return progress;
 	}
-	if (t->chunk_error != R_NONE) {
-		enum reply_id r = t->chunk_error;
-
-		if (r == R_SIZE_EXCEEDED || r == R_LOCAL_ERROR)
-			tx_reset(s);
-		set_state(s, ST_CMD);
-		reply(s, r, NULL, NULL);
-		return 1;
-	}
-	if (t->chunk_last) {
-		finish_message(s);
-		return 1;
-	}
-	set_state(s, ST_CMD);
-	snprintf(num, sizeof(num), "%llu", t->size);
-	reply(s, R_BDAT_CHUNK, num, NULL);
+	bdat_chunk_done(s);
 	return 1;
 }
 
@@ -1220,4 +1265,10 @@ void session_kill(struct session *s)
 const struct sockaddr *session_peer(const struct session *s)
 {
 	return (const struct sockaddr *)&s->peer;
+}
+
+/* session_closing - in its final state */
+int session_closing(const struct session *s)
+{
+	return s->state == ST_CLOSING || s->dead;
 }

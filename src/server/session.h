@@ -26,4 +26,8 @@ void session_kill(struct session *s);
 /* session_peer - the client's address, for connection accounting */
 const struct sockaddr *session_peer(const struct session *s);
 
+/* session_closing - the session has said its last word (not counted
+ * against the per-address limit any more) */
+int session_closing(const struct session *s);
+
 #endif

@@ -1,10 +1,16 @@
 /* data - DATA content decoder (pure, streaming, bounded memory).
  *
- * Public: data_dec_init, data_dec_feed.
+ * Public: data_dec_init, data_dec_init_literal, data_dec_feed,
+ * data_dec_finish_literal.
  * RFC 5321 4.1.1.4: only <CRLF>.<CRLF> ends the data; RFC 5321 4.5.2: a
  * leading "." of a line is removed.  A line start exists only after CRLF
  * (and at the very beginning), so bare CR and bare LF are plain data and
  * can never form or complete an end marker (SMTP smuggling).
+ * Literal mode (d->literal, BDAT content, RFC 3030 2): a leading "." is
+ * plain data, so ST_DOT, ST_DOT_CR and ST_DONE are never entered and every
+ * input byte is consumed (except after a header event); the header tracking,
+ * flags and out_bytes are the same code as for DATA.  The end of the content
+ * is told by data_dec_finish_literal, which flushes the hold.
  *
  * States (d->state):
  *   ST_BOL     at a line start, nothing of the line seen yet
@@ -65,6 +71,13 @@ void data_dec_init(struct data_dec *d)
 	memset(d, 0, sizeof(*d));
 	d->state = ST_BOL;
 	d->in_headers = 1;
+}
+
+/* data_dec_init_literal - start decoding BDAT content (RFC 3030) */
+void data_dec_init_literal(struct data_dec *d)
+{
+	data_dec_init(d);
+	d->literal = 1;
 }
 
 /* emit - append decoded bytes to the output and note NUL / 8-bit bytes */
@@ -153,12 +166,13 @@ static void step_cr(struct feed *f)
 }
 
 /* step_bol - first byte of a line: a leading dot is removed (RFC 5321
- * 4.5.2) or starts the end marker; header lines go to the hold */
+ * 4.5.2) or starts the end marker, except in literal mode; header lines
+ * go to the hold */
 static void step_bol(struct feed *f)
 {
 	struct data_dec *d = f->d;
 
-	if (f->in[f->i] == '.') {
+	if (f->in[f->i] == '.' && !d->literal) {
 		skip(f);
 		d->state = ST_DOT;
 	} else if (d->in_headers) {
@@ -333,4 +347,35 @@ size_t data_dec_feed(struct data_dec *d, const char *in, size_t n, buf_t *out)
 		step(&f);
 	flush(&f);
 	return f.i;
+}
+
+/* data_dec_finish_literal - end of BDAT content: flush the hold and end an
+ * open header section if the content ended at a line start.  Returns 1 if
+ * it raised the header event, 0 if not, -1 (nothing changed) if out cannot
+ * grow. */
+int data_dec_finish_literal(struct data_dec *d, buf_t *out)
+{
+	int at_bol = d->state == ST_BOL ||
+		     (d->state == ST_HOLD && d->hold_len == 0);
+
+	if (buf_reserve(out, d->hold_len + 1) < 0)
+		return -1;
+	if (d->state == ST_HDR_CR) {
+		/* the content ended with a '\r' at a header line start */
+		d->hold[d->hold_len++] = '\r';
+		d->state = ST_CR;
+	} else if (d->state == ST_HOLD && d->hold_len) {
+		d->state = ST_MID;	/* a partial line without CRLF */
+	}
+	emit(d, out, d->hold, d->hold_len);
+	d->hold_len = 0;
+	if (d->state == ST_CR)
+		d->saw_bare_cr = 1;	/* nothing follows the last '\r' */
+	if (d->headers_ended || !at_bol)
+		return 0;
+	d->in_headers = 0;
+	d->headers_ended = 1;
+	d->headers_end_event = 1;
+	d->headers_end_blank = 0;
+	return 1;
 }

@@ -23,6 +23,10 @@
 #define DATA_HOLD_MAX 80
 
 struct data_dec {
+	/* set by data_dec_init_literal: BDAT content (RFC 3030), taken
+	 * literally: no dot-unstuffing and no end marker (done is never set);
+	 * the header tracking and flags work as for DATA */
+	int literal;
 	/* private state */
 	int state;
 	int in_headers;
@@ -44,6 +48,14 @@ struct data_dec {
 };
 
 void data_dec_init(struct data_dec *d);
+void data_dec_init_literal(struct data_dec *d);
+
+/* data_dec_finish_literal - the BDAT LAST chunk was fully fed: flush any
+ * held-back bytes to out.  Then, if the header section had not ended and
+ * the output so far ends at a line start (empty, or after CRLF), end it:
+ * set headers_ended, headers_end_event, headers_end_blank = 0 and return 1
+ * (the caller appends its fields).  Otherwise return 0.  Call it once. */
+int data_dec_finish_literal(struct data_dec *d, buf_t *out);
 
 /* data_dec_feed - decode up to n input bytes, appending the unstuffed
  * message bytes (CRLF line ends kept, the final ".\r\n" not emitted) to out.

@@ -6,6 +6,8 @@
  * dot-stuffing, the empty body, long lines with bounded memory, NUL and
  * 8-bit bytes, header abuse and Received counting.  Every input is also fed
  * split at every position and byte by byte: the results must not change.
+ * Literal (BDAT, RFC 3030) mode: no unstuffing, no end marker, the same
+ * header events and flags as DATA, and data_dec_finish_literal.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,16 +31,40 @@ struct run {
 	int events;
 	size_t event_at;	/* out.len when the header section ended */
 	const char *insert;	/* appended at the header event, or NULL */
+	int literal;		/* BDAT mode */
+	int fin;		/* data_dec_finish_literal result, or -2 */
 };
 
-/* run_init - fresh decoder and output */
-static void run_init(struct run *r, const char *insert)
+/* run_init_mode - fresh decoder (DATA or literal) and output */
+static void run_init_mode(struct run *r, const char *insert, int literal)
 {
 	memset(r, 0, sizeof(*r));
-	data_dec_init(&r->d);
+	if (literal)
+		data_dec_init_literal(&r->d);
+	else
+		data_dec_init(&r->d);
 	buf_init(&r->out);
 	r->event_at = (size_t)-1;
 	r->insert = insert;
+	r->literal = literal;
+	r->fin = -2;
+}
+
+/* run_init - fresh DATA decoder and output */
+static void run_init(struct run *r, const char *insert)
+{
+	run_init_mode(r, insert, 0);
+}
+
+/* header_event - the caller's side of a header event */
+static void header_event(struct run *r)
+{
+	assert_true(r->d.headers_ended);
+	r->events++;
+	r->event_at = r->out.len;
+	r->d.headers_end_event = 0;
+	if (r->insert)
+		assert_int_equal(buf_puts(&r->out, r->insert), 0);
 }
 
 /* feed_chunk - hand one chunk to the decoder the way a session would */
@@ -51,18 +77,39 @@ static void feed_chunk(struct run *r, const char *in, size_t n)
 		assert_true(c <= n - off);
 		assert_true(r->d.hold_len <= DATA_HOLD_MAX);
 		off += c;
-		if (r->d.headers_end_event) {
-			assert_true(r->d.headers_ended);
-			r->events++;
-			r->event_at = r->out.len;
-			r->d.headers_end_event = 0;
-			if (r->insert)
-				assert_int_equal(buf_puts(&r->out, r->insert), 0);
-		} else {
+		/* literal: all consumed unless stopped at a header event */
+		if (r->literal)
+			assert_true(off == n || r->d.headers_end_event);
+		if (r->d.headers_end_event)
+			header_event(r);
+		else
 			assert_true(c > 0 || r->d.done);	/* no stall */
-		}
 	}
+	if (r->literal)
+		assert_false(r->d.done);
 	r->consumed += off;
+}
+
+/* run_finish - literal mode: the LAST chunk was fed */
+static void run_finish(struct run *r)
+{
+	size_t before = r->out.len;
+	unsigned long long ob = r->d.out_bytes;
+	int had = r->d.headers_ended;
+
+	r->fin = data_dec_finish_literal(&r->d, &r->out);
+	assert_true(r->fin == 0 || r->fin == 1);
+	assert_false(r->d.done);
+	assert_int_equal(r->d.hold_len, 0);
+	assert_int_equal(r->d.out_bytes - ob, r->out.len - before);
+	if (r->fin) {
+		assert_false(had);
+		assert_true(r->d.headers_end_event);
+		assert_int_equal(r->d.headers_end_blank, 0);
+		header_event(r);
+	} else {
+		assert_false(r->d.headers_end_event);
+	}
 }
 
 /* run_split - feed in[0..n) in chunks of the given sizes (0-terminated;
@@ -108,29 +155,41 @@ static void same_result(const struct run *a, const struct run *b)
 	assert_int_equal(a->d.saw_nul, b->d.saw_nul);
 	assert_int_equal(a->d.saw_8bit, b->d.saw_8bit);
 	assert_int_equal(a->d.out_bytes, b->d.out_bytes);
+	assert_int_equal(a->fin, b->fin);
 }
 
-/* check_splits - whole input vs. every two-way split, byte by byte and a
- * few pseudo-random chunkings */
-static void check_splits(const char *in, size_t n)
+/* run_split_fin - run_split, then finish a literal run */
+static void run_split_fin(struct run *r, const char *in, size_t n,
+			  const size_t *sizes)
+{
+	run_split(r, in, n, sizes);
+	if (r->literal)
+		run_finish(r);
+}
+
+/* check_splits_mode - whole input vs. every two-way split, byte by byte
+ * and a few pseudo-random chunkings, in DATA or literal mode */
+static void check_splits_mode(const char *in, size_t n, int literal)
 {
 	struct run whole, part;
 	size_t sizes[2] = { 0, 0 }, k, rnd[64];
 	unsigned seed = 12345;
 	int t;
 
-	run_init(&whole, INSERT);
-	run_split(&whole, in, n, NULL);
+	run_init_mode(&whole, INSERT, literal);
+	run_split_fin(&whole, in, n, NULL);
 	for (k = 1; k < n; k++) {
-		run_init(&part, INSERT);
+		run_init_mode(&part, INSERT, literal);
 		sizes[0] = k;
-		run_split(&part, in, n, sizes);
+		run_split_fin(&part, in, n, sizes);
 		same_result(&whole, &part);
 		run_free(&part);
 	}
-	run_init(&part, INSERT);
+	run_init_mode(&part, INSERT, literal);
 	for (k = 0; k < n; k++)
 		feed_chunk(&part, in + k, 1);
+	if (literal)
+		run_finish(&part);
 	same_result(&whole, &part);
 	run_free(&part);
 	for (t = 0; t < 20; t++) {
@@ -139,12 +198,18 @@ static void check_splits(const char *in, size_t n)
 			rnd[k] = 1 + (seed >> 16) % 13;
 		}
 		rnd[63] = 0;
-		run_init(&part, INSERT);
-		run_split(&part, in, n, rnd);
+		run_init_mode(&part, INSERT, literal);
+		run_split_fin(&part, in, n, rnd);
 		same_result(&whole, &part);
 		run_free(&part);
 	}
 	run_free(&whole);
+}
+
+/* check_splits - check_splits_mode for DATA */
+static void check_splits(const char *in, size_t n)
+{
+	check_splits_mode(in, n, 0);
 }
 
 /* decode - run in[0..n) in one piece, without insertion */
@@ -153,6 +218,16 @@ static void decode(struct run *r, const char *in, size_t n)
 	run_init(r, NULL);
 	run_split(r, in, n, NULL);
 	check_splits(in, n);
+}
+
+/* decode_lit - literal mode: run in[0..n) in one piece and finish, without
+ * insertion; also check every split */
+static void decode_lit(struct run *r, const char *in, size_t n)
+{
+	run_init_mode(r, NULL, 1);
+	run_split_fin(r, in, n, NULL);
+	assert_int_equal(r->consumed, n);
+	check_splits_mode(in, n, 1);
 }
 
 /* expect_out - the output equals want[0..wn) */
@@ -698,6 +773,263 @@ static void test_split_everywhere(void **state)
 		check_splits(ins[k], strlen(ins[k]));
 }
 
+static void test_literal_passthrough(void **state)
+{
+	static const char in[] = "S: x\r\n\r\na\r\n.\r\nMAIL FROM:<x>\r\n"
+				 "..\r\n.x\r\n...\r\n.\r\n";
+	struct run r;
+
+	(void)state;
+	/* RFC 3030 2: BDAT content is taken as is, "." is plain data */
+	decode_lit(&r, S(in));
+	expect_out(&r, S(in));
+	assert_false(r.d.done);
+	assert_int_equal(r.consumed, sizeof(in) - 1);
+	assert_int_equal(r.events, 1);
+	assert_int_equal(r.event_at, 6);
+	assert_int_equal(r.d.headers_end_blank, 1);
+	assert_int_equal(r.fin, 0);
+	run_free(&r);
+
+	decode_lit(&r, S("\r\n.\r\n"));
+	expect_out(&r, S("\r\n.\r\n"));
+	assert_false(r.d.done);
+	assert_int_equal(r.event_at, 0);
+	assert_int_equal(r.d.headers_end_blank, 1);
+	run_free(&r);
+
+	decode_lit(&r, S(".."));
+	expect_out(&r, S(".."));
+	assert_false(r.d.done);
+	assert_int_equal(r.fin, 0);
+	run_free(&r);
+
+	/* a "." line in the header section is a body line, not an end */
+	decode_lit(&r, S("A: 1\r\n.\r\nB: 2\r\n"));
+	expect_out(&r, S("A: 1\r\n.\r\nB: 2\r\n"));
+	assert_int_equal(r.event_at, 6);
+	assert_int_equal(r.d.headers_end_blank, 0);
+	assert_int_equal(r.fin, 0);
+	run_free(&r);
+
+	/* ".Received:" is a (strange) field name, not "Received" */
+	decode_lit(&r, S(".Received: x\r\nReceived: y\r\n\r\n"));
+	assert_int_equal(r.d.received_count, 1);
+	run_free(&r);
+}
+
+/* one message content without leading dots, for DATA vs. literal */
+struct content {
+	const char *s;
+	size_t n;
+};
+
+#define CT(a) { a, sizeof(a) - 1 }
+
+static const struct content contents[] = {
+	CT(""),
+	CT("\r\n"),
+	CT("Subject: hi\r\n\r\nHello\r\n"),
+	CT("Subject: x\r\n"),
+	CT("A: 1\r\nB: 2\r\n\r\nbody\r\n"),
+	CT("A: 1\r\nbody line\r\n"),
+	CT("x\r\n"),
+	CT("Received: a\r\nreceived: b\r\n\tcontinued\r\nRECEIVED: c\r\n"
+	   "Message-Id: <x@y>\r\nDATE: now\r\nX-Received: no\r\n"
+	   "Received-SPF: no\r\n\r\nReceived: body\r\nMessage-ID: body\r\n"),
+	CT("Subject: x\r\nbody\r\nDate: x\r\nReceived: y\r\n"),
+	CT("A: 1\r\nno colon here\r\nReceived: x\r\n\r\n"),
+	CT("Received : x\r\nReceived: y\r\n"),
+	CT(": x\r\n"),
+	CT(" x: y\r\nReceived: z\r\n"),
+	CT("F\xc3\xa9: y\r\nReceived: z\r\n"),
+	CT("A: 1\r\n\rReceived: x\r\n"),
+	CT("A: 1\r\n\nReceived: x\r\n"),
+	CT("A: 1\nReceived: x\r\n\r\n"),
+	CT("S: a\rb\nc\r\n\r\n"),
+	CT("S: \xc3\xa9\r\n\r\na\0b\r\n\0\r\n"),
+	CT("S: 1\r\n\r\nx\r\r\n"),
+	CT("A:\r\n\n\r\n"),
+	CT("A: b\r\n\r\na\n.\nb\r.\rc\r\n"),
+	CT("Date: x\r\n\r\r\n"),
+	CT("nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"
+	   "nnnnnnnnnnnn: v\r\nDate: x\r\n\r\n"),
+	CT("nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"
+	   "nnnnnnnnnnnnn: v\r\nDate: x\r\n\r\n"),
+};
+
+static void test_literal_same_events(void **state)
+{
+	char in[512];
+	struct run a, b;
+	size_t k;
+
+	(void)state;
+	for (k = 0; k < sizeof(contents) / sizeof(contents[0]); k++) {
+		const struct content *c = &contents[k];
+
+		assert_true(c->n + 3 <= sizeof(in));
+		memcpy(in, c->s, c->n);
+		memcpy(in + c->n, ".\r\n", 3);
+		run_init(&a, INSERT);
+		run_split(&a, in, c->n + 3, NULL);
+		assert_true(a.d.done);
+		run_init_mode(&b, INSERT, 1);
+		run_split_fin(&b, c->s, c->n, NULL);
+		assert_int_equal(b.consumed, c->n);
+		/* same output, same header event, same flags */
+		b.consumed += 3;
+		b.d.done = 1;
+		b.fin = -2;
+		same_result(&a, &b);
+		assert_int_equal(a.events, 1);
+		run_free(&a);
+		run_free(&b);
+		check_splits_mode(c->s, c->n, 1);
+		check_splits_mode(in, c->n + 3, 0);
+	}
+	/* the 80-octet field name counts, the 81-octet one does not */
+	run_init_mode(&b, NULL, 1);
+	run_split_fin(&b, contents[23].s, contents[23].n, NULL);
+	assert_true(b.d.saw_date);
+	run_free(&b);
+	run_init_mode(&b, NULL, 1);
+	run_split_fin(&b, contents[24].s, contents[24].n, NULL);
+	assert_false(b.d.saw_date);
+	assert_int_equal(b.event_at, 0);
+	run_free(&b);
+}
+
+static void test_literal_split_everywhere(void **state)
+{
+	static const struct content ins[] = {
+		CT("Received: a\r\nreceived: b\r\n c\r\nDate: d\r\n"
+		   "Message-ID: <m>\r\n\r\n..x\r\n.y\r\n\r\n.\r\nQUIT\r\n"),
+		CT("A: 1\r\n\rB\r\n.\r\n"),
+		CT("A: 1\r\n.\rB\r\n.\r\n"),
+		CT(".\r\n"),
+		CT("\r\n.\r\n"),
+		CT(".\r\r\n.\r\n"),
+		CT("A: 1\r\n"),
+		CT("A: 1\r\nRecei"),
+		CT("A: 1\r\nSubject: x"),
+		CT("A: 1\r\n\r"),
+		CT("A: 1\r\n\r\nbody\r"),
+		CT("A: 1\r\n\r\nbody"),
+		CT("x"),
+		CT("\r"),
+		CT("\n"),
+		CT("\0\r\n\xff"),
+		CT("A: b\r\n\r\na\n.\nb\r.\rc\r\n.\nd\r\n.\re\r\n.\r\nX"),
+	};
+	size_t k;
+
+	(void)state;
+	for (k = 0; k < sizeof(ins) / sizeof(ins[0]); k++)
+		check_splits_mode(ins[k].s, ins[k].n, 1);
+}
+
+static void test_literal_finish(void **state)
+{
+	struct run r;
+
+	(void)state;
+	/* header section ended already: 0 */
+	decode_lit(&r, S("A: 1\r\n\r\nbody\r\n"));
+	assert_int_equal(r.fin, 0);
+	assert_int_equal(r.events, 1);
+	assert_int_equal(r.event_at, 6);
+	expect_out(&r, S("A: 1\r\n\r\nbody\r\n"));
+	run_free(&r);
+	decode_lit(&r, S("A: 1\r\nbody line"));
+	assert_int_equal(r.fin, 0);
+	assert_int_equal(r.events, 1);
+	assert_int_equal(r.event_at, 6);
+	run_free(&r);
+
+	/* header section still open, at a line start: 1, fields go last */
+	run_init_mode(&r, INSERT, 1);
+	feed_chunk(&r, S("A: 1\r\nReceived: x\r\n"));
+	assert_int_equal(r.events, 0);
+	assert_false(r.d.headers_ended);
+	run_finish(&r);
+	assert_int_equal(r.fin, 1);
+	assert_int_equal(r.events, 1);
+	assert_int_equal(r.event_at, 19);
+	assert_true(r.d.headers_ended);
+	assert_int_equal(r.d.headers_end_blank, 0);
+	assert_int_equal(r.d.received_count, 1);
+	assert_int_equal(r.out.len, 19 + sizeof(INSERT) - 1);
+	assert_memory_equal(r.out.data, "A: 1\r\nReceived: x\r\n" INSERT,
+			    r.out.len);
+	assert_int_equal(r.d.out_bytes, 19);
+	run_free(&r);
+
+	/* a held partial line without CRLF: flushed, 0, no event */
+	run_init_mode(&r, NULL, 1);
+	feed_chunk(&r, S("A: 1\r\nReceived"));
+	assert_int_equal(r.out.len, 6);		/* "Received" held back */
+	assert_int_equal(r.d.hold_len, 8);
+	run_finish(&r);
+	assert_int_equal(r.fin, 0);
+	assert_int_equal(r.events, 0);
+	assert_false(r.d.headers_ended);
+	assert_int_equal(r.d.received_count, 0);
+	expect_out(&r, S("A: 1\r\nReceived"));
+	run_free(&r);
+
+	/* empty content: 1, the fields are the whole header */
+	decode_lit(&r, "", 0);
+	assert_int_equal(r.fin, 1);
+	assert_int_equal(r.events, 1);
+	assert_int_equal(r.event_at, 0);
+	assert_int_equal(r.d.headers_end_blank, 0);
+	expect_out(&r, "", 0);
+	run_free(&r);
+
+	/* a trailing '\r' at a header line start: flushed, bare, 0 */
+	decode_lit(&r, S("A: 1\r\n\r"));
+	assert_int_equal(r.fin, 0);
+	assert_int_equal(r.events, 0);
+	assert_true(r.d.saw_bare_cr);
+	expect_out(&r, S("A: 1\r\n\r"));
+	run_free(&r);
+	/* a trailing '\r' in the body is bare too */
+	decode_lit(&r, S("A: 1\r\n\r\nb\r"));
+	assert_true(r.d.saw_bare_cr);
+	assert_false(r.d.saw_bare_lf);
+	run_free(&r);
+	/* a header field line without CRLF: 0, no event */
+	decode_lit(&r, S("Subject: x"));
+	assert_int_equal(r.fin, 0);
+	assert_int_equal(r.events, 0);
+	expect_out(&r, S("Subject: x"));
+	run_free(&r);
+}
+
+static void test_literal_bounded_hold(void **state)
+{
+	const size_t chunk = 64 * 1024;
+	char *block = malloc(chunk);
+	struct run r;
+	size_t sent;
+
+	(void)state;
+	assert_non_null(block);
+	memset(block, 'n', chunk);
+	/* 4 MB of field-name bytes without a colon: a body line */
+	run_init_mode(&r, NULL, 1);
+	for (sent = 0; sent < 4u * 1024 * 1024; sent += chunk)
+		feed_chunk(&r, block, chunk);	/* asserts hold_len bound */
+	run_finish(&r);
+	assert_int_equal(r.events, 1);
+	assert_int_equal(r.event_at, 0);
+	assert_int_equal(r.fin, 0);
+	assert_int_equal(r.out.len, 4u * 1024 * 1024);
+	run_free(&r);
+	free(block);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -717,6 +1049,11 @@ int main(void)
 		cmocka_unit_test(test_lines_998_to_1001),
 		cmocka_unit_test(test_feed_edges),
 		cmocka_unit_test(test_split_everywhere),
+		cmocka_unit_test(test_literal_passthrough),
+		cmocka_unit_test(test_literal_same_events),
+		cmocka_unit_test(test_literal_split_everywhere),
+		cmocka_unit_test(test_literal_finish),
+		cmocka_unit_test(test_literal_bounded_hold),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -193,7 +193,8 @@ static void test_minimal(void **state)
 	buf_free(&out);
 }
 
-/* test_encode_rejects - a bad qid is never written into a file */
+/* test_encode_rejects - a bad qid is never written into a file, and
+ * nothing the decoder would refuse is encoded */
 static void test_encode_rejects(void **state)
 {
 	struct envelope a;
@@ -208,7 +209,23 @@ static void test_encode_rejects(void **state)
 	assert_string_equal(out.data, "keep");
 	a.qid[0] = '\0';
 	assert_int_equal(qfile_encode_envelope(&a, &out), -1);
+	strcpy(a.qid, "Q1");
+	free(a.rcpts[2].domain);
+	a.rcpts[2].domain = NULL;	/* the decoder needs addr and domain */
+	assert_int_equal(qfile_encode_envelope(&a, &out), -1);
+	a.nrcpts = 2;			/* ... and a recipient */
+	a.rcpts[1].notify = 16;
+	assert_int_equal(qfile_encode_envelope(&a, &out), -1);
+	a.rcpts[1].notify = 0;
+	a.arrival = 1000000000000000000LL;
+	assert_int_equal(qfile_encode_envelope(&a, &out), -1);
+	a.arrival = 0;
+	assert_int_equal(qfile_encode_envelope(&a, &out), 0);
+	out.len = 4;
+	a.nrcpts = 0;
+	assert_int_equal(qfile_encode_envelope(&a, &out), -1);
 	assert_int_equal(out.len, 4);
+	a.nrcpts = 3;
 	envelope_clear(&a);
 	buf_free(&out);
 }
@@ -395,7 +412,8 @@ static void test_done(void **state)
 	assert_int_equal(e.rcpts[0].done, 1);
 	assert_int_equal(e.rcpts[1].done, 0);	/* torn last line */
 	assert_int_equal(e.rcpts[2].done, 1);
-	assert_int_equal(e.rcpts[3].done, 0);	/* 20 digits: ignored, never wrapped to 3 */
+	/* 20 digits: ignored, never wrapped around to 3 */
+	assert_int_equal(e.rcpts[3].done, 0);
 	qfile_decode_done("", 0, &e);
 	envelope_clear(&e);
 }

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # bench/run.sh - throughput and peak memory of mailport serve with local
 # delivery on, driven by Postfix's smtp-source, next to smtp-sink (a
 # protocol-only sink that stores nothing) as the machine's ceiling.
@@ -34,7 +34,7 @@ count_delivered() {
 }
 
 run_sink() {
-	smtp-sink -c 127.0.0.1:$SINKPORT 256 >/dev/null 2>&1 &
+	smtp-sink $( [ "$(id -u)" = 0 ] && echo "-u nobody" ) -c 127.0.0.1:$SINKPORT 256 >/dev/null 2>&1 &
 	echo $! > "$work/sink.pid"
 	wait_port $SINKPORT
 	t0=$(now)

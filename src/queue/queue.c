@@ -581,7 +581,6 @@ static void msg_finish(struct queue *q, struct qmsg *m)
 static void on_disk_done(evutil_socket_t fd, short what, void *arg)
 {
 	struct queue *q = arg;
-
 	int budget = COMPLETION_BUDGET;
 
 	(void)fd;
@@ -637,8 +636,6 @@ struct qmsg *queue_msg_begin(struct queue *q, struct envelope *env)
 	buf_init(&m->pending);
 	buf_init(&m->wbuf);
 	m->state = MS_OPEN;
-	if (qid_ok(m->env.qid))
-		memcpy(m->qid, m->env.qid, sizeof(m->qid));
 	if (!qid_ok(m->env.qid))
 		m->bad = EINVAL;
 	else if (qfile_encode_envelope(&m->env, &m->pending) < 0)
@@ -646,6 +643,8 @@ struct qmsg *queue_msg_begin(struct queue *q, struct envelope *env)
 	if (m->bad) {
 		buf_free(&m->pending);
 		queue_make_qid(q, m->qid);	/* a harmless name for the log */
+	} else {
+		memcpy(m->qid, m->env.qid, sizeof(m->qid));
 	}
 	m->backlog = m->pending.len;
 	pthread_mutex_lock(&q->mu);
@@ -868,7 +867,6 @@ static void dmsg_defer(struct queue *q, struct dmsg *d)
 static void on_deliver_done(evutil_socket_t fd, short what, void *arg)
 {
 	struct queue *q = arg;
-
 	int budget = COMPLETION_BUDGET;
 
 	(void)fd;
@@ -944,28 +942,25 @@ static int load_done(struct dctx *c)
 	return 0;
 }
 
-/* append_done - durably record recipient i as done (fdatasync; the
- * directory is fsynced when the file is new) */
+/* append_done - durably record recipient i as done: fdatasync, and the
+ * first append of an attempt also fsyncs queue/ (the file may be new, or
+ * made by an attempt whose directory fsync failed) */
 static int append_done(struct dctx *c, size_t i)
 {
-	const int fl = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW;
+	const int fl = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
 	char name[QID_MAX + 6], line[32];
-	int created = 0, n;
+	int first = 0, n;
 
 	if (c->done_fd < 0) {
 		done_name(c->d->qid, name);
-		c->done_fd = openat(c->q->q_fd, name, fl);
-		if (c->done_fd < 0 && errno == ENOENT) {
-			c->done_fd = openat(c->q->q_fd, name,
-					    fl | O_CREAT | O_EXCL, 0600);
-			created = 1;
-		}
+		c->done_fd = openat(c->q->q_fd, name, fl, 0600);
 		if (c->done_fd < 0)
 			return -1;
+		first = 1;
 	}
 	n = snprintf(line, sizeof(line), "%s%zu\n", c->done_nl ? "\n" : "", i);
 	if (write_all(c->done_fd, line, (size_t)n) < 0 ||
-	    fdatasync(c->done_fd) < 0 || (created && fsync(c->q->q_fd) < 0)) {
+	    fdatasync(c->done_fd) < 0 || (first && fsync(c->q->q_fd) < 0)) {
 		close(c->done_fd);
 		c->done_fd = -1;
 		c->done_nl = 1;

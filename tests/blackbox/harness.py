@@ -21,7 +21,6 @@ Environment:
   MAILPORT_KEEP_TMP=1 keep the temp dirs of failed tests (path is printed)
 """
 
-import errno
 import os
 import pwd
 import random
@@ -485,6 +484,11 @@ class Client:
 
 def _b(x):
     return x.encode() if isinstance(x, str) else x
+
+
+def has_qid(stored, qid):
+    """has_qid - does a stored message carry this queue id (Received: "id QID")?"""
+    return re.search(rb"\sid " + re.escape(qid.encode()) + rb"(;|\s)", stored) is not None
 
 
 def qid_of(reply):

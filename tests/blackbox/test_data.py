@@ -8,7 +8,7 @@ lines, the Received: hop limit, header abuse, unterminated data.
 import socket
 import time
 
-from harness import (HOST, MailportTest, R_DATA_OK, R_HOPS, R_NEED_RCPT, R_NOOP,
+from harness import (has_qid, HOST, MailportTest, R_DATA_OK, R_HOPS, R_NEED_RCPT, R_NOOP,
                      R_QUIT, R_RCPT_OK, R_RELAY, R_RSET, R_SENDER_OK, R_SIZE, R_SYNC,
                      dot_stuff, message, split_stored, to_lf, wait_for)
 
@@ -116,7 +116,7 @@ class ContentTests(MailportTest):
                 r = s.send_mail(data=data)
                 qid = self.assertQueued(r)
                 m = s.wait_messages("alice", i + 1)
-                stored = [x for x in m if b" id %s\n" % qid.encode() in x]
+                stored = [x for x in m if has_qid(x, qid)]
                 self.assertEqual(len(stored), 1)
                 self.assertIn(to_lf(data), stored[0])
 

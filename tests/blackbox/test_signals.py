@@ -7,7 +7,7 @@ with, src/conf/config.h).
 import signal
 import time
 
-from harness import (HOST, MailportTest, R_DATA_OK, R_NOOP, R_RCPT_OK, R_SENDER_OK,
+from harness import (has_qid, HOST, MailportTest, R_DATA_OK, R_NOOP, R_RCPT_OK, R_SENDER_OK,
                      R_SHUTDOWN, R_USER_UNKNOWN, ConnectionClosed, message, wait_for)
 
 
@@ -83,7 +83,7 @@ class SigtermTests(MailportTest):
         s.wait_queue_empty(keep=1)
         msgs = s.messages("alice")
         self.assertEqual(len(msgs), 2)
-        self.assertEqual(sorted(q for q in (q1, q2) if any(b" id %s\n" % q.encode() in m for m in msgs)),
+        self.assertEqual(sorted(q for q in (q1, q2) if any(has_qid(m, q) for m in msgs)),
                          sorted([q1, q2]))
         self.assertEqual(s.queue_files(), [q1])
 

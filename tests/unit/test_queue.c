@@ -574,6 +574,31 @@ static void test_relay_stays(void **state)
 	check_maildir(x, "user0", 0, "hi\r\n", 4);
 }
 
+/* test_bounce - a permanent failure (unsafe mailbox) is recorded as
+ * done, counted as failed, and the message leaves the queue */
+static void test_bounce(void **state)
+{
+	struct fx *x = *state;
+	struct queue_stats st;
+	struct envelope e;
+	struct qmsg *m;
+
+	start(x);
+	make_env(x, &e, 1);
+	add_rcpt(&e, RCPT_LOCAL, "..", "example.org");
+	m = queue_msg_begin(x->q, &e);
+	queue_msg_write(m, "hi\r\n", 4);
+	queue_msg_commit(m, on_done, x);
+	assert_true(run_until(x, called, 10000));
+	assert_true(run_until(x, queue_empty, 10000));
+	queue_get_stats(x->q, &st);
+	assert_int_equal(st.delivered, 1);
+	assert_int_equal(st.failed, 1);
+	assert_int_equal(count_dir(x->spool_fd, "queue"), 0);
+	assert_int_equal(count_dir(x->mail_fd, "example.org"), 1);
+	check_maildir(x, "user0", 0, "hi\r\n", 4);
+}
+
 /* deferred_once - the first delivery attempt failed temporarily */
 static int deferred_once(struct fx *x)
 {
@@ -797,6 +822,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_qid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recovery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_stays, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bounce, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backlog, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_in_flight, setup, teardown),

@@ -1,4 +1,5 @@
-/* main - the mailport command line: serve, check-config, version.
+/* main - the mailport command line: serve, check-config, passwd, version
+ * (and sendmail, also as argv[0] "sendmail").
  *
  * serve: load the config, bind the listeners, prepare the spool and the
  * mailbox root (owned by the mail user), drop root for good, recover the
@@ -31,6 +32,12 @@
 #include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/log.h"
+#include "util/sdnotify.h"
+#include "auth/passwd.h"
+#include "auth/sasl.h"
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
 
 #define MAILPORT_VERSION "0.1.0"
 #define SHUTDOWN_GRACE 10	/* seconds for sessions mid-command */
@@ -53,17 +60,26 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: mailport serve [-c FILE]        run the mail server (foreground)\n"
 		   "       mailport check-config [-c FILE] validate a config file\n"
+		   "       mailport passwd [-m yescrypt|sha512]\n"
+		   "                                        hash a password (terminal or stdin) for the users file\n"
+		   "       mailport sendmail [-t] [-i] [-f sender] [-F name] [rcpt...]\n"
+		   "                                        queue a message read on stdin (also as 'sendmail')\n"
 		   "       mailport version                 versions of mailport and its libraries\n");
 }
 
-/* load_config - load and print errors */
-static struct config *load_config(const char *path)
+/* load_config - load (with the TLS context when tls is set) and print
+ * errors */
+static struct config *load_config(const char *path, int tls)
 {
 	buf_t err;
 	struct config *c;
 
 	buf_init(&err);
 	c = config_load(path, &err);
+	if (c && tls && config_load_tls(c, &err) < 0) {
+		config_unref(c);
+		c = NULL;
+	}
 	if (!c)
 		fprintf(stderr, "%s", err.data ? err.data : "config: unknown error\n");
 	buf_free(&err);
@@ -115,6 +131,10 @@ static void *reload_thread(void *arg)
 
 	buf_init(&err);
 	c = config_load(d->path, &err);
+	if (c && config_load_tls(c, &err) < 0) {
+		config_unref(c);
+		c = NULL;
+	}
 	pthread_mutex_lock(&d->lock);
 	d->reloaded = c;
 	buf_free(&d->reload_errors);
@@ -183,21 +203,64 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	log_info("stop signal=%d", (int)sig);
+	sd_notify_msg("STOPPING=1");
 	server_shutdown(d->srv, SHUTDOWN_GRACE, on_stopped, d);
 }
 
+/* local_socket - the sendmail socket <spool>/sendmail.sock: SMTP for local
+ * users (any local user may connect; the peer's uid is recorded) */
+static int local_socket(const struct config *c)
+{
+	struct sockaddr_un sun;
+	int fd, n;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/sendmail.sock", c->spool);
+	if (n < 0 || (size_t)n >= sizeof(sun.sun_path)) {
+		log_warn("listen addr=%s/sendmail.sock status=skipped reason=\"path too long\"",
+			 c->spool);
+		return -1;
+	}
+	unlink(sun.sun_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    chmod(sun.sun_path, 0666) < 0 || listen(fd, 128) < 0) {
+		log_warn("listen addr=%s status=failed error=\"%s\"", sun.sun_path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	log_info("listen addr=%s role=local status=ok", sun.sun_path);
+	return fd;
+}
+
 /* run_loop - the daemon proper, after the privilege drop */
-static int run_loop(struct daemon *d, const int *fds, int spool_fd, int mail_fd)
+static int run_loop(struct daemon *d, int *fds, int spool_fd, int mail_fd)
 {
 	struct queue_opts qo = { spool_fd, mail_fd, d->cfg->hostname, 0, 0, 0, 0 };
 	struct event *sig[4];
 	int signums[4] = { SIGTERM, SIGINT, SIGHUP, 0 };
+	size_t n = d->cfg->nlisten;
+	int *roles = calloc(n + 1, sizeof(*roles));
 	int i, rc = 0;
+	size_t k;
 
-	d->q = queue_new(d->base, &qo);
-	if (!d->q)
+	if (!roles)
 		return 1;
-	d->srv = server_new(d->base, d->cfg, d->q, fds, d->cfg->nlisten);
+	for (k = 0; k < n; k++)
+		roles[k] = d->cfg->listen[k].role;
+	fds[n] = local_socket(d->cfg);
+	if (fds[n] >= 0)
+		roles[n++] = ROLE_LOCAL;
+	d->q = queue_new(d->base, &qo);
+	if (!d->q) {
+		free(roles);
+		return 1;
+	}
+	d->srv = server_new(d->base, d->cfg, d->q, fds, roles, n);
+	free(roles);
 	d->reload_done = event_new(d->base, -1, 0, on_reload_done, d);
 	if (!d->srv || !d->reload_done) {
 		queue_free(d->q);
@@ -208,6 +271,7 @@ static int run_loop(struct daemon *d, const int *fds, int spool_fd, int mail_fd)
 		evsignal_add(sig[i], NULL);
 	}
 	log_info("ready hostname=%s", d->cfg->hostname);
+	sd_notify_msg("READY=1");
 	if (event_base_dispatch(d->base) < 0)
 		rc = 1;
 	server_free(d->srv);
@@ -235,7 +299,7 @@ static int cmd_serve(const char *path)
 	if (evthread_use_pthreads() < 0)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
-	d.cfg = load_config(path);
+	d.cfg = load_config(path, 1);
 	if (!d.cfg)
 		return 1;
 	log_set_level(d.cfg->log_debug ? LOG_DEBUG : LOG_INFO);
@@ -247,7 +311,7 @@ static int cmd_serve(const char *path)
 			return 1;
 		}
 	}
-	fds = calloc(d.cfg->nlisten, sizeof(*fds));
+	fds = calloc(d.cfg->nlisten + 1, sizeof(*fds));	/* + the local socket */
 	if (!fds || listen_bind_all(d.cfg->listen, d.cfg->nlisten, fds) < 0)
 		return 1;
 	spool_fd = prepare_dir(d.cfg->spool, pw);
@@ -270,7 +334,7 @@ static int cmd_serve(const char *path)
 /* cmd_check_config - mailport check-config */
 static int cmd_check_config(const char *path)
 {
-	struct config *c = load_config(path);
+	struct config *c = load_config(path, path != NULL);
 
 	if (!c)
 		return 1;
@@ -278,6 +342,64 @@ static int cmd_check_config(const char *path)
 	       path ? path : "(embedded default)", c->hostname, c->nlisten, c->ndomains);
 	config_unref(c);
 	return 0;
+}
+
+/* read_secret - a password from the terminal (no echo) or a stdin line */
+static int read_secret(const char *prompt, char *buf, size_t n)
+{
+	struct termios old, quiet;
+	int tty = isatty(STDIN_FILENO);
+	size_t len;
+
+	if (tty) {
+		fprintf(stderr, "%s", prompt);
+		if (tcgetattr(STDIN_FILENO, &old) < 0)
+			return -1;
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	}
+	if (!fgets(buf, (int)n, stdin))
+		buf[0] = '\0';
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fprintf(stderr, "\n");
+	}
+	len = strcspn(buf, "\r\n");
+	buf[len] = '\0';
+	return len ? 0 : -1;
+}
+
+/* cmd_passwd - mailport passwd: print a crypt(3) hash for the users file */
+static int cmd_passwd(int argc, char **argv)
+{
+	char pw[512], again[512], hash[256];
+	const char *prefix = "$y$";
+	int opt, rc = 1;
+
+	optind = 2;
+	while ((opt = getopt(argc, argv, "m:")) != -1) {
+		if (opt == 'm' && strcmp(optarg, "sha512") == 0)
+			prefix = "$6$";
+		else if (opt != 'm' || strcmp(optarg, "yescrypt") != 0) {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (read_secret("Password: ", pw, sizeof(pw)) < 0) {
+		fprintf(stderr, "mailport passwd: empty password\n");
+	} else if (isatty(STDIN_FILENO) &&
+		   (read_secret("Again: ", again, sizeof(again)) < 0 || strcmp(pw, again) != 0)) {
+		fprintf(stderr, "mailport passwd: the passwords differ\n");
+	} else if (passwd_hash(pw, prefix, hash, sizeof(hash)) < 0) {
+		fprintf(stderr, "mailport passwd: cannot hash the password\n");
+	} else {
+		printf("%s\n", hash);
+		rc = 0;
+	}
+	sasl_wipe(pw, sizeof(pw));
+	sasl_wipe(again, sizeof(again));
+	return rc;
 }
 
 /* cmd_version - mailport version */
@@ -300,6 +422,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[1];
+	if (strcmp(cmd, "passwd") == 0)
+		return cmd_passwd(argc, argv);
 	optind = 2;
 	while ((opt = getopt(argc, argv, "c:")) != -1) {
 		if (opt != 'c') {
@@ -314,6 +438,7 @@ int main(int argc, char **argv)
 		return cmd_check_config(path);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
 		return cmd_version();
+
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		usage(stdout);
 		return 0;

@@ -45,6 +45,8 @@
 #include <unistd.h>
 
 #include "conf/tables.h"
+#include "tls/tlsctx.h"
+#include "util/fsutil.h"
 #include "util/log.h"
 
 #define CONF_MAX_ERRORS 100
@@ -58,6 +60,8 @@
 
 #define DEFAULT_LISTEN "127.0.0.1:2525"
 #define DEFAULT_RELAY "127.0.0.1/32, ::1/128"
+#define DEFAULT_SUBMISSION "127.0.0.1:5587"
+#define DEFAULT_SUBMISSIONS "127.0.0.1:5465"
 
 struct load;
 struct key;
@@ -76,13 +80,17 @@ struct key {
 
 static setter_fn set_uint, set_size, set_hostname, set_listen, set_path,
 	set_opt_path, set_user, set_banner, set_trace, set_log_level,
-	set_domains, set_networks;
+	set_domains, set_networks, set_bool;
 
 #define OFF(field) offsetof(struct config, field)
 
 static const struct key keys[] = {
 	{ "server", "hostname", set_hostname, OFF(hostname), 0, 0, 0 },
-	{ "server", "listen", set_listen, 0, 0, 0, 1 },
+	/* for set_listen, min is the listen_role */
+	{ "server", "listen", set_listen, 0, ROLE_MX, 0, 1 },
+	{ "server", "submission", set_listen, 0, ROLE_SUBMISSION, 0, 1 },
+	{ "server", "submissions", set_listen, 0, ROLE_SUBMISSIONS, 0, 1 },
+	{ "server", "max_auth_failures", set_uint, OFF(max_auth_failures), 1, 100, 0 },
 	{ "server", "spool", set_path, OFF(spool), 0, 0, 0 },
 	{ "server", "user", set_user, OFF(user), 0, 0, 0 },
 	{ "server", "banner", set_banner, OFF(banner), 0, 0, 0 },
@@ -104,11 +112,16 @@ static const struct key keys[] = {
 	{ "local", "users", set_opt_path, OFF(users_path), 0, 0, 0 },
 	{ "local", "aliases", set_opt_path, OFF(aliases_path), 0, 0, 0 },
 	{ "relay", "networks", set_networks, OFF(relay_networks), 0, 0, 1 },
+	{ "tls", "cert", set_opt_path, OFF(tls_cert), 0, 0, 0 },
+	{ "tls", "key", set_opt_path, OFF(tls_key), 0, 0, 0 },
+	{ "tls", "allow_plaintext_auth", set_bool, OFF(allow_plaintext_auth), 0, 0, 0 },
+	{ "submission", "sender_must_match_login", set_bool,
+	  OFF(sender_must_match_login), 0, 0, 0 },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
-static const char *const sections[] = { "server", "local", "relay" };
+static const char *const sections[] = { "server", "local", "relay", "tls", "submission" };
 
 #define SECT_NONE (-1)		/* before the first section header */
 #define SECT_BAD (-2)		/* in an unknown or malformed section */
@@ -369,6 +382,18 @@ static int listen_add(struct config *c, const struct listen_addr *la)
 	return 1;
 }
 
+/* listen_clear_role - drop the addresses of one role (a key's first line
+ * replaces what the default had for that role) */
+static void listen_clear_role(struct config *c, enum listen_role role)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < c->nlisten; i++)
+		if (c->listen[i].role != role)
+			c->listen[o++] = c->listen[i];
+	c->nlisten = o;
+}
+
 /* domain_add - append a copy of d unless it is there already; 0 or -1 */
 static int domain_add(struct config *c, const char *d)
 {
@@ -557,6 +582,18 @@ static void set_log_level(struct load *ld, const struct key *k, const char *v)
 		key_error(ld, k, "'%s' is not info or debug", show(esc, v));
 }
 
+/* set_bool - yes/no/true/false/on/off/1/0 into an int field */
+static void set_bool(struct load *ld, const struct key *k, const char *v)
+{
+	char esc[LOG_ESC_SIZE];
+	int b = parse_bool(v);
+
+	if (b < 0)
+		key_error(ld, k, "'%s' is not yes or no", show(esc, v));
+	else
+		*(int *)((char *)ld->c + k->off) = b;
+}
+
 /* set_listen - list of listening addresses; the first line replaces the
  * default, continuation lines add to it */
 static void set_listen(struct load *ld, const struct key *k, const char *v)
@@ -567,17 +604,15 @@ static void set_listen(struct load *ld, const struct key *k, const char *v)
 	const char *why;
 	int r;
 
-	if (!ld->cont) {
-		free(ld->c->listen);
-		ld->c->listen = NULL;
-		ld->c->nlisten = 0;
-	}
+	if (!ld->cont)
+		listen_clear_role(ld->c, (enum listen_role)k->min);
 	while ((r = next_item(&v, item)) != 0) {
 		why = r < 0 ? "too long" : parse_listen(item, &la);
 		if (why) {
 			key_error(ld, k, "'%s': %s", show(esc, item), why);
 			continue;
 		}
+		la.role = (enum listen_role)k->min;
 		r = listen_add(ld->c, &la);
 		if (r == 0)
 			key_error(ld, k, "'%s' is listed twice", show(esc, item));
@@ -888,6 +923,7 @@ static struct config *config_defaults(void)
 	c->timeout = 300;
 	c->max_connections_per_ip = 50;
 	c->max_connections = 1000;
+	c->max_auth_failures = 3;
 	if (!c->hostname || !c->spool || !c->user || !c->banner ||
 	    !c->mailboxes || parse_listen(DEFAULT_LISTEN, &la) != NULL ||
 	    listen_add(c, &la) < 0 || domain_add(c, "localhost") < 0 ||
@@ -896,6 +932,25 @@ static struct config *config_defaults(void)
 		return NULL;
 	}
 	return c;
+}
+
+/* embedded_extras - what only the embedded default (no file) has: a
+ * self-signed TLS pair under ./var/tls and submission listeners, so that
+ * `make run` offers STARTTLS, 587-style and 465-style service out of the box */
+static int embedded_extras(struct config *c)
+{
+	struct listen_addr la;
+
+	c->tls_selfsigned = 1;
+	c->tls_cert = strdup("./var/tls/cert.pem");
+	c->tls_key = strdup("./var/tls/key.pem");
+	if (!c->tls_cert || !c->tls_key || parse_listen(DEFAULT_SUBMISSION, &la) != NULL)
+		return -1;
+	la.role = ROLE_SUBMISSION;
+	if (listen_add(c, &la) < 0 || parse_listen(DEFAULT_SUBMISSIONS, &la) != NULL)
+		return -1;
+	la.role = ROLE_SUBMISSIONS;
+	return listen_add(c, &la) < 0 ? -1 : 0;
 }
 
 /* line_of - where key name was set with no bad value, 0 if it was not */
@@ -907,6 +962,36 @@ static unsigned long line_of(const struct load *ld, const char *name)
 		if (strcmp(keys[i].name, name) == 0)
 			return ld->key_bad[i] ? 0 : ld->key_line[i];
 	return 0;
+}
+
+/* has_role - is any address configured for role? */
+static int has_role(const struct config *c, enum listen_role role)
+{
+	size_t i;
+
+	for (i = 0; i < c->nlisten; i++)
+		if (c->listen[i].role == role)
+			return 1;
+	return 0;
+}
+
+/* check_tls - [tls] cert and key go together; TLS listeners need them */
+static void check_tls(struct load *ld)
+{
+	struct config *c = ld->c;
+	unsigned long line;
+
+	if (!c->tls_cert != !c->tls_key) {
+		line = line_of(ld, c->tls_cert ? "cert" : "key");
+		error_at(ld, line, "[tls] cert and key must be given together");
+	}
+	if (!c->tls_cert && has_role(c, ROLE_SUBMISSIONS))
+		error_at(ld, line_of(ld, "submissions"),
+			 "[server] submissions needs [tls] cert and key");
+	if (!c->tls_cert && !c->allow_plaintext_auth && has_role(c, ROLE_SUBMISSION))
+		error_at(ld, line_of(ld, "submission"),
+			 "[server] submission needs [tls] cert and key "
+			 "(or [tls] allow_plaintext_auth = yes)");
 }
 
 /* check_limits - rules that involve a whole list or several keys (only
@@ -924,6 +1009,7 @@ static void check_limits(struct load *ld)
 			 "is required");
 	/* a per-address limit above the total one is harmless: the total
 	 * limit answers first */
+	check_tls(ld);
 }
 
 /* load_tables - load the users and aliases files named by the config */
@@ -964,6 +1050,10 @@ struct config *config_load(const char *path, buf_t *errors)
 	ld.path = path ? path : "(default)";
 	ld.errors = errors;
 	ld.c = config_defaults();
+	if (ld.c && !path && embedded_extras(ld.c) < 0) {
+		config_unref(ld.c);
+		ld.c = NULL;
+	}
 	if (!ld.c || !path) {
 		if (!ld.c && errors)
 			buf_printf(errors, "%s: out of memory\n", ld.path);
@@ -991,6 +1081,23 @@ struct config *config_load(const char *path, buf_t *errors)
 	return ld.c;
 }
 
+/* config_load_tls - the TLS server context for this config */
+int config_load_tls(struct config *c, buf_t *errors)
+{
+	if (!c->tls_cert || c->tls_ctx)
+		return 0;
+	if (c->tls_selfsigned && mkdir_p("./var/tls", 0700) < 0) {
+		if (errors)
+			buf_printf(errors, "./var/tls: cannot create: %s\n", strerror(errno));
+		return -1;
+	}
+	if (c->tls_selfsigned &&
+	    tls_selfsigned(c->tls_cert, c->tls_key, c->hostname, errors) < 0)
+		return -1;
+	c->tls_ctx = tls_server_ctx(c->tls_cert, c->tls_key, errors);
+	return c->tls_ctx ? 0 : -1;
+}
+
 /* config_free - release everything a config owns, tables included */
 static void config_free(struct config *c)
 {
@@ -1008,6 +1115,10 @@ static void config_free(struct config *c)
 	users_free(c->users);
 	aliases_free(c->aliases);
 	cidr_list_free(&c->relay_networks);
+	free(c->tls_cert);
+	free(c->tls_key);
+	if (c->tls_ctx)
+		SSL_CTX_free(c->tls_ctx);
 	free(c);
 }
 

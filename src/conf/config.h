@@ -15,7 +15,16 @@
 struct users;
 struct aliases;
 
+/* What a listening address is for (RFC 6409, RFC 8314). */
+enum listen_role {
+	ROLE_MX = 0,		/* [server] listen: mail for local domains, relay by policy */
+	ROLE_SUBMISSION,	/* [server] submission: STARTTLS, then AUTH required */
+	ROLE_SUBMISSIONS,	/* [server] submissions: implicit TLS, AUTH required */
+	ROLE_LOCAL,		/* the sendmail socket: local users, trusted */
+};
+
 struct listen_addr {
+	enum listen_role role;
 	struct sockaddr_storage ss;
 	socklen_t len;
 	char text[80];		/* as "127.0.0.1:2525" or "[::1]:2525" */
@@ -42,6 +51,7 @@ struct config {
 	int trace_all;			/* trace = yes */
 	struct cidr_list trace_networks;/* trace = <cidr list> */
 	int log_debug;			/* log_level = debug */
+	unsigned max_auth_failures;	/* default 3, then 421 */
 
 	/* [local] */
 	char **domains;			/* lowercased, default "localhost" */
@@ -54,6 +64,16 @@ struct config {
 
 	/* [relay] */
 	struct cidr_list relay_networks;/* default 127.0.0.1/32, ::1/128 */
+
+	/* [tls] */
+	char *tls_cert;			/* PEM chain; NULL: no TLS */
+	char *tls_key;
+	int tls_selfsigned;		/* embedded default: make a pair if missing */
+	int allow_plaintext_auth;	/* AUTH without TLS (tests on loopback) */
+	struct ssl_ctx_st *tls_ctx;	/* built by config_load_tls */
+
+	/* [submission] */
+	int sender_must_match_login;
 };
 
 /* config_load - load path (NULL: the embedded default), with its tables.
@@ -62,6 +82,12 @@ struct config {
 struct config *config_load(const char *path, buf_t *errors);
 void config_ref(struct config *c);
 void config_unref(struct config *c);
+
+/* config_load_tls - build the TLS context from tls_cert/tls_key (first
+ * making a self-signed pair when tls_selfsigned is set and the files are
+ * missing); 0 when there is no TLS or it worked, -1 with a reason appended
+ * to errors */
+int config_load_tls(struct config *c, buf_t *errors);
 
 /* config_is_local_domain - domain (lowercase, no trailing dot) is ours */
 int config_is_local_domain(const struct config *c, const char *domain);

@@ -9,7 +9,9 @@
 #include "server/server.h"
 
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include <event2/event.h>
@@ -19,13 +21,36 @@
 #include "server/session.h"
 #include "smtp/reply.h"
 #include "util/log.h"
+#include "util/work.h"
+
+#define AUTH_IP_SLOTS 256	/* addresses remembered for AUTH failures */
+#define AUTH_IP_FAILURES 10	/* failures from one address ... */
+#define AUTH_IP_WINDOW 900	/* ... within this many seconds: blocked */
+#define VERIFY_THREADS 2
+
+/* Recent AUTH failures of one client address (CHECKLIST E: per-IP limit
+ * across connections). */
+struct auth_slot {
+	unsigned char key[16];
+	size_t keylen;
+	unsigned failures;
+	time_t first;
+};
+
+struct listener {
+	struct server *srv;
+	struct evconnlistener *l;
+	enum listen_role role;
+};
 
 struct server {
 	struct event_base *base;
 	struct config *cfg;
 	struct queue *q;
-	struct evconnlistener **ls;
+	struct listener *ls;
 	size_t nls;
+	struct workpool *verify;
+	struct auth_slot auth[AUTH_IP_SLOTS];
 	struct session **sess;
 	size_t n, cap;
 	int stopping;
@@ -71,7 +96,8 @@ static size_t count_from(const struct server *srv, const struct sockaddr *sa)
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		      int salen, void *arg)
 {
-	struct server *srv = arg;
+	struct listener *li = arg;
+	struct server *srv = li->srv;
 	int reject = 0;
 	struct session *s;
 
@@ -91,7 +117,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		srv->sess = v;
 		srv->cap = ncap;
 	}
-	s = session_new(srv, fd, sa, (socklen_t)salen, reject);
+	s = session_new(srv, fd, sa, (socklen_t)salen, li->role, reject);
 	if (s)
 		srv->sess[srv->n++] = s;
 }
@@ -107,7 +133,7 @@ static void on_listen_error(struct evconnlistener *l, void *arg)
 
 /* server_new - listen on the given sockets */
 struct server *server_new(struct event_base *base, struct config *cfg,
-			  struct queue *q, const int *fds, size_t nfds)
+			  struct queue *q, const int *fds, const int *roles, size_t nfds)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
 	size_t i;
@@ -119,18 +145,22 @@ struct server *server_new(struct event_base *base, struct config *cfg,
 	srv->cfg = cfg;
 	config_ref(cfg);
 	srv->ls = calloc(nfds ? nfds : 1, sizeof(*srv->ls));
-	if (!srv->ls) {
+	srv->verify = workpool_new(base, VERIFY_THREADS);
+	if (!srv->ls || !srv->verify) {
 		server_free(srv);
 		return NULL;
 	}
 	for (i = 0; i < nfds; i++) {
-		srv->ls[i] = evconnlistener_new(base, on_accept, srv, LEV_OPT_CLOSE_ON_FREE, -1,
-						fds[i]);
-		if (!srv->ls[i]) {
+		struct listener *li = &srv->ls[i];
+
+		li->srv = srv;
+		li->role = (enum listen_role)roles[i];
+		li->l = evconnlistener_new(base, on_accept, li, LEV_OPT_CLOSE_ON_FREE, -1, fds[i]);
+		if (!li->l) {
 			server_free(srv);
 			return NULL;
 		}
-		evconnlistener_set_error_cb(srv->ls[i], on_listen_error);
+		evconnlistener_set_error_cb(li->l, on_listen_error);
 		srv->nls++;
 	}
 	return srv;
@@ -150,7 +180,7 @@ static void close_listeners(struct server *srv)
 	size_t i;
 
 	for (i = 0; i < srv->nls; i++)
-		evconnlistener_free(srv->ls[i]);
+		evconnlistener_free(srv->ls[i].l);
 	srv->nls = 0;
 }
 
@@ -229,6 +259,7 @@ void server_free(struct server *srv)
 		if (srv->n == before)
 			srv->n--;	/* a dead session waiting for its commit */
 	}
+	workpool_free(srv->verify);	/* pending verifications finish first */
 	if (srv->grace)
 		event_free(srv->grace);
 	free(srv->ls);
@@ -241,3 +272,51 @@ struct config *server_config(struct server *srv) { return srv->cfg; }
 struct queue *server_queue(struct server *srv) { return srv->q; }
 struct event_base *server_base(struct server *srv) { return srv->base; }
 int server_shutting_down(const struct server *srv) { return srv->stopping; }
+struct workpool *server_workpool(struct server *srv) { return srv->verify; }
+
+/* auth_slot_for - the slot of this address (create: take the oldest) */
+static struct auth_slot *auth_slot_for(struct server *srv, const struct sockaddr *sa,
+				       int create)
+{
+	unsigned char k[16];
+	size_t kl = addr_key(sa, k), i;
+	struct auth_slot *oldest = &srv->auth[0];
+	time_t now = time(NULL);
+
+	for (i = 0; i < AUTH_IP_SLOTS; i++) {
+		struct auth_slot *a = &srv->auth[i];
+
+		if (a->failures && now - a->first > AUTH_IP_WINDOW)
+			a->failures = 0;	/* forgotten */
+		if (a->failures && a->keylen == kl && memcmp(a->key, k, kl) == 0)
+			return a;
+		if (!a->failures || (oldest->failures && a->first < oldest->first))
+			oldest = a;
+	}
+	if (!create)
+		return NULL;
+	memset(oldest, 0, sizeof(*oldest));
+	memcpy(oldest->key, k, kl);
+	oldest->keylen = kl;
+	oldest->first = now;
+	return oldest;
+}
+
+/* server_auth_failure - one more failure from sa */
+void server_auth_failure(struct server *srv, const struct sockaddr *sa)
+{
+	struct auth_slot *a = auth_slot_for(srv, sa, 1);
+
+	if (a->failures < UINT32_MAX)
+		a->failures++;
+	if (a->failures == AUTH_IP_FAILURES)
+		log_warn("auth status=blocked failures=%u window=%d", a->failures, AUTH_IP_WINDOW);
+}
+
+/* server_auth_blocked - too many recent failures from sa? */
+int server_auth_blocked(struct server *srv, const struct sockaddr *sa)
+{
+	struct auth_slot *a = auth_slot_for(srv, sa, 0);
+
+	return a && a->failures >= AUTH_IP_FAILURES;
+}

@@ -7,15 +7,16 @@
 #include <stddef.h>
 
 struct event_base;
+struct sockaddr;
 struct config;
 struct queue;
 struct server;
 struct session;
 
-/* server_new - start accepting on the bound, listening fds (the server
- * takes a reference to cfg) */
+/* server_new - start accepting on the bound, listening fds, each with its
+ * role (enum listen_role); the server takes a reference to cfg */
 struct server *server_new(struct event_base *base, struct config *cfg,
-			  struct queue *q, const int *fds, size_t nfds);
+			  struct queue *q, const int *fds, const int *roles, size_t nfds);
 
 /* server_set_config - use cfg for new sessions (takes a reference) */
 void server_set_config(struct server *srv, struct config *cfg);
@@ -33,5 +34,12 @@ struct queue *server_queue(struct server *srv);
 struct event_base *server_base(struct server *srv);
 int server_shutting_down(const struct server *srv);
 void server_session_gone(struct server *srv, struct session *s);
+struct workpool *server_workpool(struct server *srv);
+
+/* server_auth_failure - count a failed AUTH from this address;
+ * server_auth_blocked - too many lately (AUTH_IP_FAILURES in
+ * AUTH_IP_WINDOW seconds): refuse AUTH from it for a while */
+void server_auth_failure(struct server *srv, const struct sockaddr *sa);
+int server_auth_blocked(struct server *srv, const struct sockaddr *sa);
 
 #endif

@@ -32,9 +32,18 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/un.h>
 
+#include "auth/passwd.h"
+#include "auth/sasl.h"
 #include "conf/config.h"
+#include "conf/tables.h"
+#include "tls/tlsctx.h"
+#include "util/work.h"
 #include "net/listen.h"
 #include "queue/queue.h"
 #include "server/policy.h"
@@ -58,11 +67,24 @@
 #define OUT_HIGH (256u << 10)
 #define CLOSE_LINGER 10		/* seconds to flush the last reply */
 
-enum sess_state { ST_GREET, ST_CMD, ST_DATA, ST_BDAT, ST_COMMIT, ST_CLOSING };
+enum sess_state {
+	ST_GREET,	/* greet_pause: waiting before the banner */
+	ST_CMD,		/* reading commands */
+	ST_AUTH,	/* reading an AUTH response line (RFC 4954 4) */
+	ST_VERIFY,	/* password check in flight, or the failure delay */
+	ST_DATA,	/* reading DATA content */
+	ST_BDAT,	/* reading a BDAT chunk */
+	ST_COMMIT,	/* waiting for the queue */
+	ST_CLOSING,	/* last reply on its way out */
+};
 
 static const char *const state_names[] = {
-	"greet", "command", "data", "bdat", "commit", "closing"
+	"greet", "command", "auth", "verify", "data", "bdat", "commit", "closing"
 };
+
+enum auth_step { AS_NONE, AS_PLAIN, AS_LOGIN_USER, AS_LOGIN_PASS };
+
+static const char *const role_names[] = { "mx", "submission", "submissions", "local" };
 
 /* The mail transaction (RFC 5321 3.3): reset by RSET, HELO/EHLO, or the
  * end of a message. */
@@ -92,7 +114,17 @@ struct session {
 	char id[20];
 	char ip[64];
 	struct sockaddr_storage peer;
+	enum listen_role role;
+	long peer_uid;			/* ROLE_LOCAL: the client's uid, else -1 */
 	enum sess_state state;
+	int tls;			/* TLS is on */
+	char tls_info[96];		/* "TLSv1.3 TLS_AES_256_GCM_SHA384" */
+	char *auth_user;		/* authenticated identity (lowercased) */
+	unsigned auth_failures;
+	enum auth_step auth_step;
+	char *login_user;		/* AUTH LOGIN: the name, waiting for the password */
+	enum reply_id auth_result;	/* ST_VERIFY: reply to send when the delay ends */
+	enum reply_id discard_reply;	/* reply after an over-long line is skipped */
 	char *helo;			/* NULL until HELO/EHLO */
 	int esmtp;
 	unsigned errors;
@@ -106,8 +138,8 @@ struct session {
 	int paused;			/* waiting for the queue backlog */
 	int eof;			/* client closed its side */
 	int shutdown;			/* server stopping */
-	int commit_pending;		/* queue commit callback outstanding */
-	int dead;			/* destroyed while a commit was pending */
+	unsigned pending;		/* async callbacks outstanding (commit, verify) */
+	int dead;			/* destroyed while callbacks were pending */
 	unsigned long long messages;
 	buf_t dbuf;			/* decoded DATA bytes on their way to the queue */
 	struct transaction tx;
@@ -134,6 +166,7 @@ enum cmd_flags {
 	CF_RCPT = 4,	/* needs an accepted RCPT */
 	CF_JUNK = 8,	/* counts against JUNK_MAX */
 	CF_LONG = 16,	/* line may be up to PATH_LINE_MAX */
+	CF_AUTHED = 32,	/* submission listeners: needs TLS and AUTH first */
 };
 
 struct cmd_def {
@@ -146,6 +179,9 @@ struct cmd_def {
 static void process(struct session *s);
 static void begin_close(struct session *s);
 static void session_destroy(struct session *s);
+static void on_read(struct bufferevent *bev, void *arg);
+static void on_write(struct bufferevent *bev, void *arg);
+static void on_event(struct bufferevent *bev, short what, void *arg);
 
 /* set_state - the only place the state changes */
 static void set_state(struct session *s, enum sess_state st)
@@ -283,10 +319,25 @@ static enum reply_id check_hello(struct session *s, const struct smtp_cmd *c, un
 	return helo_valid(c->arg, c->arglen) ? R_NONE : R_BAD_HELO;
 }
 
+/* starttls_offered - STARTTLS can be used now (RFC 3207) */
+static int starttls_offered(const struct session *s)
+{
+	return s->cfg->tls_ctx && !s->tls && s->role != ROLE_LOCAL;
+}
+
+/* auth_offered - AUTH can be used now (RFC 4954 4: only over TLS unless
+ * the administrator allows plaintext) */
+static int auth_offered(const struct session *s)
+{
+	return s->cfg->users && s->role != ROLE_LOCAL &&
+	       (s->tls || s->cfg->allow_plaintext_auth);
+}
+
 /* proceed_hello - HELO/EHLO: a new session state, the transaction reset */
 static void proceed_hello(struct session *s, const struct smtp_cmd *c, union cmd_args *a)
 {
-	char first[ADDR_DOMAIN_MAX + 128], size[32];
+	char first[ADDR_DOMAIN_MAX + 128];
+	buf_t ext;
 
 	(void)a;
 	tx_reset(s);
@@ -298,8 +349,15 @@ static void proceed_hello(struct session *s, const struct smtp_cmd *c, union cmd
 		return;
 	}
 	snprintf(first, sizeof(first), "%s Hello [%s]", s->cfg->hostname, s->ip);
-	snprintf(size, sizeof(size), "%lld", s->cfg->max_message_size);
-	reply(s, R_EHLO, first, size);
+	buf_init(&ext);
+	buf_printf(&ext, "PIPELINING\nSIZE %lld\n8BITMIME\n", s->cfg->max_message_size);
+	if (starttls_offered(s))
+		buf_puts(&ext, "STARTTLS\n");
+	if (auth_offered(s))
+		buf_puts(&ext, "AUTH PLAIN LOGIN\n");
+	buf_puts(&ext, "ENHANCEDSTATUSCODES\nDSN\nCHUNKING\nSMTPUTF8");
+	reply(s, R_EHLO, first, ext.data);
+	buf_free(&ext);
 }
 
 /* path_error - the reply for an address parse error */
@@ -348,6 +406,15 @@ static int rest_blank(const char *p, size_t n)
 	return n == 0;
 }
 
+/* sender_is_login - is the sender the authenticated user's address? */
+static int sender_is_login(const struct session *s, const struct smtp_path *p)
+{
+	char text[ADDR_TEXT_MAX + 1];
+
+	addr_format(p, text, sizeof(text));
+	return strcasecmp(text, s->auth_user) == 0;
+}
+
 /* check_mail - MAIL FROM: path and parameters (RFC 5321 4.1.1.2) */
 static enum reply_id check_mail(struct session *s, const struct smtp_cmd *c, union cmd_args *a)
 {
@@ -372,6 +439,9 @@ static enum reply_id check_mail(struct session *s, const struct smtp_cmd *c, uni
 		return R_UTF8_ADDR;
 	if (a->mail.mp.size > s->cfg->max_message_size)
 		return R_SIZE_PARAM;
+	if (s->auth_user && s->cfg->sender_must_match_login &&
+	    !sender_is_login(s, &a->mail.path))
+		return R_SENDER_NOT_OWNED;
 	if (!queue_space_ok(server_queue(s->srv), a->mail.mp.size > 0 ? a->mail.mp.size : 0))
 		return R_NO_SPACE;
 	return R_NONE;
@@ -438,7 +508,8 @@ static enum reply_id check_rcpt(struct session *s, const struct smtp_cmd *c, uni
 /* proceed_rcpt - apply the recipient policy */
 static void proceed_rcpt(struct session *s, const struct smtp_cmd *c, union cmd_args *a)
 {
-	struct rcpt_ctx ctx = { s->cfg, (const struct sockaddr *)&s->peer, 0 };
+	struct rcpt_ctx ctx = { s->cfg, (const struct sockaddr *)&s->peer,
+				s->auth_user != NULL || s->role == ROLE_LOCAL };
 
 	(void)c;
 	switch (policy_rcpt(&ctx, &a->rcpt.path, &a->rcpt.rp, &s->tx.env)) {
@@ -470,6 +541,16 @@ static void rfc5322_date(char *out, size_t n, time_t t)
 	strftime(out, n, "%a, %d %b %Y %H:%M:%S +0000", &tm);
 }
 
+/* protocol_name - RFC 3848 "with" keyword for the Received: header */
+static const char *protocol_name(const struct session *s)
+{
+	static const char *const names[] = { "ESMTP", "ESMTPA", "ESMTPS", "ESMTPSA" };
+
+	if (!s->esmtp)
+		return "SMTP";
+	return names[(s->tls ? 2 : 0) + (s->auth_user ? 1 : 0)];
+}
+
 /* open_message - start a spool message with our Received: header first
  * (RFC 5321 4.4) */
 static int open_message(struct session *s)
@@ -483,8 +564,9 @@ static int open_message(struct session *s)
 	e->arrival = (long long)time(NULL);
 	e->client_addr = strdup(s->ip);
 	e->helo = strdup(s->helo);
-	e->proto = strdup(s->esmtp ? "ESMTP" : "SMTP");
-	if (!e->client_addr || !e->helo || !e->proto)
+	e->proto = strdup(protocol_name(s));
+	e->auth = s->auth_user ? strdup(s->auth_user) : NULL;
+	if (!e->client_addr || !e->helo || !e->proto || (s->auth_user && !e->auth))
 		return -1;
 	memcpy(t->qid, e->qid, sizeof(t->qid));
 	t->sender = strdup(e->sender);
@@ -492,8 +574,13 @@ static int open_message(struct session *s)
 		return -1;
 	rfc5322_date(date, sizeof(date), (time_t)e->arrival);
 	buf_reset(b);
-	buf_printf(b, "Received: from %s ([%s])\r\n\tby %s with %s id %s", s->helo, s->ip,
-		   s->cfg->hostname, e->proto, e->qid);
+	if (s->role == ROLE_LOCAL)
+		buf_printf(b, "Received: from %s (uid %ld)", s->helo, s->peer_uid);
+	else
+		buf_printf(b, "Received: from %s ([%s])", s->helo, s->ip);
+	if (s->tls)
+		buf_printf(b, "\r\n\t(using %s)", s->tls_info[0] ? s->tls_info : "TLS");
+	buf_printf(b, "\r\n\tby %s with %s id %s", s->cfg->hostname, e->proto, e->qid);
 	if (e->nrcpts == 1)
 		buf_printf(b, "\r\n\tfor <%s>", e->rcpts[0].orig);
 	buf_printf(b, "; %s\r\n", date);
@@ -643,6 +730,336 @@ static void proceed_quit(struct session *s, const struct smtp_cmd *c, union cmd_
 	begin_close(s);
 }
 
+/* check_starttls - RFC 3207 4: not twice, no argument */
+static enum reply_id check_starttls(struct session *s, const struct smtp_cmd *c, union cmd_args *a)
+{
+	(void)a;
+	if (s->tls)
+		return R_TLS_ACTIVE;
+	if (!starttls_offered(s))
+		return R_UNKNOWN;
+	return c->arglen ? R_BAD_ARGS : R_NONE;
+}
+
+/* take_bufferevent - make bev the session's connection */
+static void take_bufferevent(struct session *s, struct bufferevent *bev)
+{
+	s->bev = bev;
+	bufferevent_setcb(bev, on_read, on_write, on_event, s);
+	bufferevent_setwatermark(bev, EV_READ, 0, IN_HIGH);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+/* forget_session - RFC 3207 4.2: after TLS starts, nothing said before
+ * counts (HELO, AUTH, the transaction) */
+static void forget_session(struct session *s)
+{
+	tx_reset(s);
+	free(s->helo);
+	s->helo = NULL;
+	s->esmtp = 0;
+	free(s->auth_user);
+	s->auth_user = NULL;
+	s->discarding = 0;
+}
+
+/* proceed_starttls - 220, then the handshake; whatever the client sent
+ * after STARTTLS in the clear is thrown away (CVE-2011-0411) */
+static void proceed_starttls(struct session *s, const struct smtp_cmd *c, union cmd_args *a)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	size_t junk = evbuffer_get_length(in);
+	SSL *ssl = SSL_new(s->cfg->tls_ctx);
+	struct bufferevent *tb;
+
+	(void)c;
+	(void)a;
+	if (!ssl) {
+		reply(s, R_TLS_UNAVAILABLE, NULL, NULL);
+		return;
+	}
+	reply(s, R_STARTTLS_GO, NULL, NULL);
+	if (junk) {
+		log_warn("starttls sid=%s client=%s discarded=%zu reason=\"plaintext after STARTTLS\"",
+			 s->id, s->ip, junk);
+		evbuffer_drain(in, junk);
+	}
+	tb = bufferevent_openssl_filter_new(server_base(s->srv), s->bev, ssl,
+					    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (!tb) {
+		SSL_free(ssl);
+		begin_close(s);
+		return;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(tb, 1);
+	forget_session(s);
+	s->tls = 1;
+	take_bufferevent(s, tb);
+}
+
+/* check_auth - RFC 4954 4: after EHLO, once, outside a transaction, over
+ * TLS (unless allowed), a mechanism we know */
+static enum reply_id check_auth(struct session *s, const struct smtp_cmd *c, union cmd_args *a)
+{
+	size_t n = 0;
+
+	(void)a;
+	if (!s->esmtp)
+		return R_NEED_HELLO;
+	if (s->auth_user)
+		return R_AUTH_TWICE;
+	if (s->tx.active)
+		return R_AUTH_IN_TX;
+	if (!s->cfg->users || s->role == ROLE_LOCAL)
+		return R_AUTH_UNAVAILABLE;
+	if (!s->tls && !s->cfg->allow_plaintext_auth)
+		return R_NEED_TLS;
+	while (n < c->arglen && c->arg[n] != ' ' && c->arg[n] != '\t')
+		n++;
+	if ((n == 5 && strncasecmp(c->arg, "PLAIN", 5) == 0) ||
+	    (n == 5 && strncasecmp(c->arg, "LOGIN", 5) == 0))
+		return R_NONE;
+	return c->arglen ? R_AUTH_MECH : R_BAD_ARGS;
+}
+
+/* auth_end - leave the AUTH exchange with a reply */
+static void auth_end(struct session *s, enum reply_id r)
+{
+	s->auth_step = AS_NONE;
+	if (s->login_user) {
+		sasl_wipe(s->login_user, strlen(s->login_user));
+		free(s->login_user);
+		s->login_user = NULL;
+	}
+	set_state(s, ST_CMD);
+	reply(s, r, NULL, NULL);
+}
+
+/* sasl_reply - the reply for a SASL decoding error */
+static enum reply_id sasl_reply(enum sasl_err e)
+{
+	return e == SASL_CANCEL ? R_AUTH_CANCEL : R_AUTH_BAD;
+}
+
+struct verify_job {
+	struct session *s;
+	char *user;		/* lowercased authcid */
+	char *hash;		/* NULL: unknown user */
+	char *password;
+	int deny;		/* authzid names someone else */
+	int ok;
+};
+
+/* verify_work - the slow part, on a worker thread */
+static void verify_work(void *arg)
+{
+	struct verify_job *j = arg;
+
+	if (j->hash && !j->deny)
+		j->ok = passwd_verify(j->password, j->hash);
+	else
+		passwd_dummy_verify(j->password);	/* same time either way */
+	sasl_wipe(j->password, strlen(j->password));
+}
+
+/* auth_fail_done - the failure delay is over: answer */
+static void auth_fail_done(struct session *s)
+{
+	set_state(s, ST_CMD);
+	reply(s, R_AUTH_FAILED, NULL, NULL);
+	if (s->auth_failures >= s->cfg->max_auth_failures) {
+		reply_host(s, R_AUTH_BLOCKED);
+		begin_close(s);
+		return;
+	}
+	process(s);
+}
+
+/* verify_done - back on the loop thread */
+static void verify_done(void *arg)
+{
+	struct verify_job *j = arg;
+	struct session *s = j->s;
+	char esc[LOG_ESC_SIZE];
+
+	s->pending--;
+	if (s->dead) {
+		session_destroy(s);
+	} else if (j->ok) {
+		log_info("auth sid=%s client=%s user=%s status=ok", s->id, s->ip,
+			 log_escape(esc, j->user, strlen(j->user)));
+		s->auth_user = j->user;
+		j->user = NULL;
+		set_state(s, ST_CMD);
+		reply(s, R_AUTH_OK, NULL, NULL);
+		process(s);
+	} else {
+		log_info("auth sid=%s client=%s user=%s status=failed failures=%u", s->id, s->ip,
+			 log_escape(esc, j->user, strlen(j->user)), s->auth_failures + 1);
+		s->auth_failures++;
+		server_auth_failure(s->srv, (const struct sockaddr *)&s->peer);
+		arm_timer(s, s->auth_failures - 1);	/* slower at each failure */
+	}
+	free(j->user);
+	free(j->hash);
+	free(j->password);
+	free(j);
+}
+
+/* auth_verify - check the credentials off the loop thread */
+static void auth_verify(struct session *s, const char *authzid, const char *authcid,
+			const char *password)
+{
+	struct verify_job *j = calloc(1, sizeof(*j));
+	const char *hash;
+	char *p;
+
+	if (!j || !(j->user = strdup(authcid)) || !(j->password = strdup(password))) {
+		if (j) {
+			free(j->user);
+			free(j);
+		}
+		auth_end(s, R_LOCAL_ERROR);
+		return;
+	}
+	for (p = j->user; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	j->s = s;
+	j->deny = authzid[0] && strcasecmp(authzid, authcid) != 0;
+	hash = users_hash(s->cfg->users, j->user);
+	j->hash = hash ? strdup(hash) : NULL;
+	s->auth_step = AS_NONE;
+	set_state(s, ST_VERIFY);
+	evtimer_del(s->timer);
+	s->pending++;
+	if (workpool_submit(server_workpool(s->srv), verify_work, verify_done, j) < 0) {
+		s->pending--;
+		free(j->user);
+		free(j->hash);
+		sasl_wipe(j->password, strlen(j->password));
+		free(j->password);
+		free(j);
+		auth_end(s, R_LOCAL_ERROR);
+	}
+}
+
+/* auth_plain - one PLAIN response (RFC 4616) */
+static void auth_plain(struct session *s, const char *p, size_t n)
+{
+	struct sasl_creds cr;
+	enum sasl_err e = sasl_plain(p, n, &cr);
+
+	if (e != SASL_OK)
+		auth_end(s, sasl_reply(e));
+	else
+		auth_verify(s, cr.authzid, cr.authcid, cr.password);
+	sasl_wipe(&cr, sizeof(cr));
+}
+
+/* auth_login - one LOGIN response: the user name, then the password */
+static void auth_login(struct session *s, const char *p, size_t n)
+{
+	char field[SASL_FIELD_MAX + 1];
+	enum sasl_err e = sasl_login_field(p, n, field);
+
+	if (e != SASL_OK) {
+		auth_end(s, sasl_reply(e));
+	} else if (!s->login_user) {
+		s->login_user = strdup(field);
+		if (!s->login_user) {
+			auth_end(s, R_LOCAL_ERROR);
+		} else {
+			s->auth_step = AS_LOGIN_PASS;
+			set_state(s, ST_AUTH);
+			reply(s, R_AUTH_CHALLENGE, "UGFzc3dvcmQ6", NULL);	/* "Password:" */
+		}
+	} else {
+		char *user = s->login_user;
+
+		s->login_user = NULL;
+		auth_verify(s, "", user, field);
+		free(user);
+	}
+	sasl_wipe(field, sizeof(field));
+}
+
+/* proceed_auth - AUTH <mechanism> [initial-response] */
+static void proceed_auth(struct session *s, const struct smtp_cmd *c, union cmd_args *a)
+{
+	int plain = strncasecmp(c->arg, "PLAIN", 5) == 0;
+	const char *ir = c->arg + 5;
+	size_t irlen = c->arglen - 5;
+
+	(void)a;
+	while (irlen && (*ir == ' ' || *ir == '\t')) {
+		ir++;
+		irlen--;
+	}
+	if (server_auth_blocked(s->srv, (const struct sockaddr *)&s->peer)) {
+		reply_host(s, R_AUTH_BLOCKED);
+		begin_close(s);
+		return;
+	}
+	s->auth_step = plain ? AS_PLAIN : AS_LOGIN_USER;
+	if (irlen) {
+		if (plain)
+			auth_plain(s, ir, irlen);
+		else
+			auth_login(s, ir, irlen);
+		return;
+	}
+	set_state(s, ST_AUTH);
+	reply(s, R_AUTH_CHALLENGE, plain ? "" : "VXNlcm5hbWU6", NULL);	/* "Username:" */
+}
+
+/* step_auth - read one AUTH response line (up to SASL_LINE_MAX) */
+static int step_auth(struct session *s, struct evbuffer *in)
+{
+	char *line;
+	size_t avail = evbuffer_get_length(in), want;
+	const char *data;
+	struct lr_line l;
+
+	if (avail == 0)
+		return 0;
+	want = avail < SASL_LINE_MAX + 2 ? avail : SASL_LINE_MAX + 2;
+	data = (const char *)evbuffer_pullup(in, (ev_ssize_t)want);
+	switch (lr_scan(data, want, SASL_LINE_MAX + 2, &l)) {
+	case LR_NEED_MORE:
+		return 0;
+	case LR_TOO_LONG:
+		s->discarding = 1;
+		s->discarded = 0;
+		s->discard_reply = R_AUTH_LINE_TOO_LONG;
+		s->auth_step = AS_NONE;
+		set_state(s, ST_CMD);
+		return 1;
+	case LR_LINE:
+		break;
+	}
+	line = malloc(l.len + 1);
+	if (!line) {
+		evbuffer_drain(in, l.consumed);
+		auth_end(s, R_LOCAL_ERROR);
+		return 1;
+	}
+	memcpy(line, data, l.len);
+	line[l.len] = '\0';
+	sasl_wipe((void *)data, l.consumed);	/* the secret leaves the input buffer */
+	evbuffer_drain(in, l.consumed);
+	s->cmd_armed = 0;
+	trace_line(s, "in", "<authentication data>", 21);
+	if (l.has_nul)
+		auth_end(s, R_AUTH_BAD);
+	else if (s->auth_step == AS_PLAIN)
+		auth_plain(s, line, l.len);
+	else
+		auth_login(s, line, l.len);
+	sasl_wipe(line, l.len);
+	free(line);
+	return 1;
+}
+
 #define SIMPLE_REPLY(fn, id) \
 	static void fn(struct session *s, const struct smtp_cmd *c, union cmd_args *a) \
 	{ \
@@ -659,7 +1076,7 @@ SIMPLE_REPLY(proceed_help, R_HELP)
 static const struct cmd_def cmds[] = {
 	{ VERB_HELO, 0, check_hello, proceed_hello },
 	{ VERB_EHLO, 0, check_hello, proceed_hello },
-	{ VERB_MAIL, CF_HELO | CF_LONG, check_mail, proceed_mail },
+	{ VERB_MAIL, CF_HELO | CF_AUTHED | CF_LONG, check_mail, proceed_mail },
 	{ VERB_RCPT, CF_HELO | CF_MAIL | CF_LONG, check_rcpt, proceed_rcpt },
 	{ VERB_DATA, CF_HELO | CF_MAIL | CF_RCPT, check_data, proceed_data },
 	{ VERB_BDAT, 0, check_bdat, proceed_bdat },
@@ -669,6 +1086,8 @@ static const struct cmd_def cmds[] = {
 	{ VERB_VRFY, CF_JUNK, check_arg, proceed_vrfy },
 	{ VERB_EXPN, CF_JUNK, NULL, proceed_expn },
 	{ VERB_HELP, CF_JUNK, NULL, proceed_help },
+	{ VERB_STARTTLS, 0, check_starttls, proceed_starttls },
+	{ VERB_AUTH, CF_LONG, check_auth, proceed_auth },
 };
 
 /* find_cmd - the table entry for a verb, or NULL */
@@ -687,6 +1106,10 @@ static enum reply_id sequence_error(struct session *s, unsigned flags)
 {
 	if ((flags & CF_HELO) && !s->helo)
 		return R_NEED_HELLO;
+	/* RFC 6409 / RFC 8314 listeners: TLS, then AUTH (CHECKLIST D) */
+	if ((flags & CF_AUTHED) && (s->role == ROLE_SUBMISSION || s->role == ROLE_SUBMISSIONS) &&
+	    !s->auth_user)
+		return !s->tls && !s->cfg->allow_plaintext_auth ? R_NEED_TLS : R_NEED_AUTH;
 	if ((flags & CF_MAIL) && !s->tx.active)
 		return R_NEED_MAIL;
 	if ((flags & CF_RCPT) && s->tx.rcpt_cmds == 0)
@@ -702,7 +1125,10 @@ static void handle_line(struct session *s, const char *line, const struct lr_lin
 	union cmd_args a;
 	enum reply_id err;
 
-	trace_line(s, "in", line, l->len);
+	if (l->len > 5 && strncasecmp(line, "AUTH", 4) == 0 && (line[4] == ' ' || line[4] == '\t'))
+		trace_line(s, "in", line, l->len < 10 ? l->len : 10);	/* never the secret */
+	else
+		trace_line(s, "in", line, l->len);
 	if (l->has_nul) {
 		reply(s, R_NUL, NULL, NULL);
 		return;
@@ -736,7 +1162,7 @@ static void handle_line(struct session *s, const char *line, const struct lr_lin
 	if (err == R_NONE && def->check)
 		err = def->check(s, &c, &a);
 	if (err != R_NONE) {
-		reply(s, err, NULL, NULL);
+		reply(s, err, err == R_SENDER_NOT_OWNED ? s->auth_user : NULL, NULL);
 		if (c.verb == VERB_BDAT)	/* chunk length unknown: cannot resync */
 			begin_close(s);
 		return;
@@ -766,7 +1192,8 @@ static int step_discard(struct session *s, struct evbuffer *in)
 	evbuffer_drain(in, (size_t)p.pos + 1);
 	s->discarding = 0;
 	s->cmd_armed = 0;
-	reply(s, R_LINE_TOO_LONG, NULL, NULL);
+	reply(s, s->discard_reply ? s->discard_reply : R_LINE_TOO_LONG, NULL, NULL);
+	s->discard_reply = R_NONE;
 	return 1;
 }
 
@@ -890,7 +1317,7 @@ static void finish_message(struct session *s)
 	t->msg = NULL;
 	set_state(s, ST_COMMIT);
 	evtimer_del(s->timer);
-	s->commit_pending = 1;
+	s->pending++;
 	queue_msg_commit(m, on_committed, s);
 }
 
@@ -1005,7 +1432,7 @@ static int step_bdat(struct session *s, struct evbuffer *in)
 /* wait_command - nothing complete to run: arm the deadline or stop */
 static void wait_command(struct session *s)
 {
-	if (s->shutdown && !s->discarding &&
+	if (s->shutdown && s->state == ST_CMD && !s->discarding &&
 	    evbuffer_get_length(bufferevent_get_input(s->bev)) == 0) {
 		reply_host(s, R_SHUTDOWN);
 		begin_close(s);
@@ -1031,8 +1458,9 @@ static void process(struct session *s)
 
 	if (!s->bev)
 		return;
-	in = bufferevent_get_input(s->bev);
-	while (more && !s->paused) {
+
+	while (more && !s->paused && s->bev) {
+		in = bufferevent_get_input(s->bev);	/* STARTTLS replaces the bufferevent */
 		if (output_high(s)) {
 			s->out_blocked = 1;
 			return;
@@ -1041,6 +1469,11 @@ static void process(struct session *s)
 		case ST_CMD:
 			more = step_command(s, in);
 			if (!more && s->state == ST_CMD)
+				wait_command(s);
+			break;
+		case ST_AUTH:
+			more = step_auth(s, in);
+			if (!more && s->state == ST_AUTH)
 				wait_command(s);
 			break;
 		case ST_DATA:
@@ -1092,12 +1525,42 @@ static void on_write(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* tls_established - the TLS handshake is done */
+static void tls_established(struct session *s, struct bufferevent *bev)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+	const char *sni = ssl ? tls_sni(ssl) : NULL;
+	char esc[LOG_ESC_SIZE];
+
+	if (ssl)
+		tls_describe(ssl, s->tls_info, sizeof(s->tls_info));
+	log_info("tls sid=%s client=%s version=\"%s\" sni=\"%s\"", s->id, s->ip, s->tls_info,
+		 sni ? log_escape(esc, sni, strlen(sni)) : "");
+}
+
+/* log_tls_error - why a TLS connection failed (handshake garbage etc.) */
+static void log_tls_error(struct session *s, struct bufferevent *bev)
+{
+	unsigned long e = bufferevent_get_openssl_error(bev);
+	char why[256] = "connection error";
+
+	if (e)
+		ERR_error_string_n(e, why, sizeof(why));
+	log_info("tls sid=%s client=%s status=failed error=\"%s\"", s->id, s->ip, why);
+	ERR_clear_error();
+}
+
 /* on_event - EOF or error on the connection */
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct session *s = arg;
 
-	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		tls_established(s, bev);
+		return;
+	}
+	if ((what & BEV_EVENT_ERROR) && s->tls)
+		log_tls_error(s, bev);
 	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && s->state != ST_CLOSING) {
 		s->eof = 1;
 		if (s->state == ST_DATA || s->state == ST_BDAT)
@@ -1127,6 +1590,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	case ST_COMMIT:
 		return;
+	case ST_VERIFY:
+		if (!s->pending)
+			auth_fail_done(s);
+		return;
 	default:
 		break;
 	}
@@ -1142,7 +1609,7 @@ static void on_committed(void *arg, enum qstatus st)
 	struct transaction *t = &s->tx;
 	char from[LOG_ESC_SIZE];
 
-	s->commit_pending = 0;
+	s->pending--;
 	if (s->dead) {
 		session_destroy(s);
 		return;
@@ -1163,8 +1630,48 @@ static void on_committed(void *arg, enum qstatus st)
 }
 
 /* session_new - set up a session for an accepted connection */
+/* open_connection - the bufferevent for a new socket: plain, or TLS from
+ * the first byte on a submissions listener (RFC 8314 3.3) */
+static struct bufferevent *open_connection(struct session *s, int fd)
+{
+	struct event_base *base = server_base(s->srv);
+	struct bufferevent *bev;
+	SSL *ssl;
+
+	if (s->role != ROLE_SUBMISSIONS || !s->cfg->tls_ctx)
+		return bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	ssl = SSL_new(s->cfg->tls_ctx);
+	if (!ssl)
+		return NULL;
+	bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+					     BEV_OPT_CLOSE_ON_FREE);
+	if (!bev) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	s->tls = 1;
+	return bev;
+}
+
+/* peer_identity - printable client address; the uid on the local socket */
+static void peer_identity(struct session *s, int fd, const struct sockaddr *sa)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+
+	s->peer_uid = -1;
+	if (sa->sa_family != AF_UNIX) {
+		sockaddr_text(sa, s->ip, sizeof(s->ip));
+		return;
+	}
+	snprintf(s->ip, sizeof(s->ip), "local");
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == 0)
+		s->peer_uid = (long)uc.uid;
+}
+
 struct session *session_new(struct server *srv, int fd, const struct sockaddr *sa,
-			    socklen_t salen, int reject_reply)
+			    socklen_t salen, enum listen_role role, int reject_reply)
 {
 	static unsigned long long next_id;
 	struct session *s = calloc(1, sizeof(*s));
@@ -1172,27 +1679,26 @@ struct session *session_new(struct server *srv, int fd, const struct sockaddr *s
 
 	if (!s)
 		return NULL;
+	s->role = role;
 	s->srv = srv;
 	s->cfg = server_config(srv);
 	config_ref(s->cfg);
 	snprintf(s->id, sizeof(s->id), "%llx", ++next_id);
 	memcpy(&s->peer, sa, salen < sizeof(s->peer) ? salen : sizeof(s->peer));
-	sockaddr_text(sa, s->ip, sizeof(s->ip));
+	peer_identity(s, fd, sa);
 	s->trace = config_trace_client(s->cfg, sa);
 	envelope_init(&s->tx.env);
 	buf_init(&s->dbuf);
-	s->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
 	s->timer = evtimer_new(base, on_timer, s);
+	s->bev = s->timer ? open_connection(s, fd) : NULL;
 	if (!s->bev || !s->timer) {
 		if (!s->bev)
 			evutil_closesocket(fd);
 		session_destroy(s);
 		return NULL;
 	}
-	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
-	bufferevent_setwatermark(s->bev, EV_READ, 0, IN_HIGH);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-	log_info("connect sid=%s client=%s", s->id, s->ip);
+	take_bufferevent(s, s->bev);
+	log_info("connect sid=%s client=%s role=%s", s->id, s->ip, role_names[role]);
 	s->state = ST_CMD;
 	if (reject_reply) {
 		reply_host(s, (enum reply_id)reject_reply);
@@ -1219,7 +1725,7 @@ static void session_destroy(struct session *s)
 		bufferevent_free(s->bev);
 		s->bev = NULL;
 	}
-	if (s->commit_pending) {
+	if (s->pending) {
 		s->dead = 1;	/* on_committed finishes the job */
 		if (s->timer)
 			evtimer_del(s->timer);
@@ -1232,6 +1738,11 @@ static void session_destroy(struct session *s)
 		event_free(s->timer);
 	buf_free(&s->dbuf);
 	free(s->helo);
+	free(s->auth_user);
+	if (s->login_user) {
+		sasl_wipe(s->login_user, strlen(s->login_user));
+		free(s->login_user);
+	}
 	config_unref(s->cfg);
 	server_session_gone(s->srv, s);
 	free(s);

@@ -6,14 +6,16 @@
 #define MAILPORT_SERVER_SESSION_H
 
 #include <sys/socket.h>
+#include "conf/config.h"
 
 struct server;
 struct session;
 
-/* session_new - take over an accepted socket; reject_reply is 0, or a
- * reply id (R_CONN_PER_IP, R_CONN_TOTAL) to send before closing */
+/* session_new - take over an accepted socket from a listener of the given
+ * role; reject_reply is 0, or a reply id (R_CONN_PER_IP, R_CONN_TOTAL) to
+ * send before closing */
 struct session *session_new(struct server *srv, int fd, const struct sockaddr *sa,
-			    socklen_t salen, int reject_reply);
+			    socklen_t salen, enum listen_role role, int reject_reply);
 
 /* session_shutdown - the server is stopping: close now if idle, else after
  * the current command */

@@ -12,7 +12,7 @@ static const struct reply_def table[R__COUNT] = {
 	[R_NONE] = { 0, "", "" },
 	[R_BANNER] = { 220, "", "$1 $2" },
 	[R_HELO] = { 250, "", "$1 Hello [$2]" },
-	[R_EHLO] = { 250, "", "$1\nPIPELINING\nSIZE $2\n8BITMIME\nENHANCEDSTATUSCODES\nDSN\nCHUNKING\nSMTPUTF8" },
+	[R_EHLO] = { 250, "", "$1\n$2" },	/* $2: the extension list, one a line */
 	[R_SENDER_OK] = { 250, "2.1.0", "Sender OK" },
 	[R_RCPT_OK] = { 250, "2.1.5", "Recipient OK" },
 	[R_DATA_GO] = { 354, "", "Start mail input; end with <CRLF>.<CRLF>" },
@@ -56,6 +56,23 @@ static const struct reply_def table[R__COUNT] = {
 	[R_CONN_PER_IP] = { 421, "4.7.0", "$1 Too many connections from your address" },
 	[R_CONN_TOTAL] = { 421, "4.3.2", "$1 Too many connections, try again later" },
 	[R_SHUTDOWN] = { 421, "4.3.2", "$1 Service shutting down, closing transmission channel" },
+	[R_STARTTLS_GO] = { 220, "2.0.0", "Ready to start TLS" },
+	[R_TLS_ACTIVE] = { 503, "5.5.1", "TLS already active" },
+	[R_TLS_UNAVAILABLE] = { 454, "4.7.0", "TLS not available" },
+	[R_AUTH_CHALLENGE] = { 334, "", "$1" },
+	[R_AUTH_OK] = { 235, "2.7.0", "Authentication successful" },
+	[R_AUTH_FAILED] = { 535, "5.7.8", "Authentication credentials invalid" },
+	[R_AUTH_CANCEL] = { 501, "5.0.0", "Authentication cancelled" },
+	[R_AUTH_BAD] = { 501, "5.5.2", "Invalid authentication data" },
+	[R_AUTH_MECH] = { 504, "5.5.4", "Unrecognized authentication type" },
+	[R_AUTH_TWICE] = { 503, "5.5.1", "Already authenticated" },
+	[R_AUTH_IN_TX] = { 503, "5.5.1", "AUTH not allowed during a mail transaction" },
+	[R_AUTH_UNAVAILABLE] = { 503, "5.5.1", "Authentication not available" },
+	[R_NEED_TLS] = { 530, "5.7.0", "Must issue a STARTTLS command first" },
+	[R_NEED_AUTH] = { 530, "5.7.0", "Authentication required" },
+	[R_AUTH_LINE_TOO_LONG] = { 500, "5.5.6", "Authentication exchange line is too long" },
+	[R_SENDER_NOT_OWNED] = { 553, "5.7.1", "Sender address rejected: not owned by user $1" },
+	[R_AUTH_BLOCKED] = { 421, "4.7.0", "$1 Too many authentication failures, closing transmission channel" },
 };
 
 /* reply_get - the table entry */

@@ -19,8 +19,11 @@ Environment:
   MAILPORT_TEST_USER  the user the daemon drops to when we are root
                       (default "mailport")
   MAILPORT_KEEP_TMP=1 keep the temp dirs of failed tests (path is printed)
+  ASAN_OPTIONS, UBSAN_OPTIONS  passed on (defaults as in tests/run_all.sh)
 """
 
+import atexit
+import fcntl
 import os
 import pwd
 import random
@@ -28,6 +31,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import threading
@@ -53,7 +57,8 @@ DATE_RE = (r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?\d{1,2} "
            r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
            r"\d\d:\d\d(?::\d\d)? [+-]\d{4}")
 
-# Replies of docs/protocol.md (the exact texts the tests assert).
+# The reply table of the README ("Replies"; docs/protocol.md points there):
+# the exact texts the tests assert.
 R_HELLO = "%s Hello [%%s]" % HOST
 R_SENDER_OK = "2.1.0 Sender OK"
 R_RCPT_OK = "2.1.5 Recipient OK"
@@ -95,8 +100,6 @@ R_TIMEOUT = "4.4.2 %s Timeout, closing transmission channel" % HOST
 R_PER_IP = "4.7.0 %s Too many connections from your address" % HOST
 R_MAX_CONN = "4.3.2 %s Too many connections, try again later" % HOST
 R_SHUTDOWN = "4.3.2 %s Service shutting down, closing transmission channel" % HOST
-EHLO_KEYWORDS = ["PIPELINING", "SIZE %d", "8BITMIME", "ENHANCEDSTATUSCODES", "DSN",
-                 "CHUNKING", "SMTPUTF8"]
 
 
 def is_root():
@@ -136,20 +139,39 @@ def have_ipv6():
         return False
 
 
-def free_port(family=socket.AF_INET):
-    """free_port - a bindable port below the ephemeral range (20000-32000),
-    so that client connections of parallel tests never take it"""
+PORT_LOCK_DIR = os.path.join(tempfile.gettempdir(), "mailport-test-ports")
+
+
+def reserve_port(family=socket.AF_INET):
+    """reserve_port - (port, fd): a bindable port below the ephemeral range
+    (20000-32000, so client connections never take it), reserved against
+    parallel test workers by an flock on PORT_LOCK_DIR/<port> that lasts
+    until fd is closed (or the process dies)"""
     host = "::1" if family == socket.AF_INET6 else "127.0.0.1"
-    for _ in range(200):
+    os.makedirs(PORT_LOCK_DIR, exist_ok=True)
+    try:
+        os.chmod(PORT_LOCK_DIR, 0o1777)
+    except OSError:
+        pass
+    for _ in range(1000):
         port = random.randrange(20000, 32000)
-        s = socket.socket(family, socket.SOCK_STREAM)
         try:
-            s.bind((host, port))
-            return port
+            fd = os.open(os.path.join(PORT_LOCK_DIR, str(port)), os.O_RDONLY | os.O_CREAT, 0o644)
         except OSError:
             continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.bind((host, port))
+            return port, fd
+        except OSError:
+            os.close(fd)
         finally:
-            s.close()
+            sock.close()
     raise RuntimeError("no free port")
 
 
@@ -434,7 +456,6 @@ class Client:
 
     def reset_close(self):
         """reset_close - abortive close (RST)"""
-        import struct
         try:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         except OSError:
@@ -503,10 +524,28 @@ class StartError(Exception):
     pass
 
 
+_LIVE = set()  # servers started and not yet stopped, for kill_all
+
+
+def kill_all():
+    """kill_all - kill every server still running (interrupted runs)"""
+    for s in list(_LIVE):
+        try:
+            if s.proc.poll() is None:
+                s.proc.kill()
+                s.proc.wait(5)
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass
+        _LIVE.discard(s)
+
+
+atexit.register(kill_all)
+
+
 class Server:
     """Server - one mailport daemon with its own config, spool and mailboxes.
 
-    Options (keyword arguments) are config keys of docs/protocol.md:
+    Options (keyword arguments) are config keys (README, "Configuration"):
       [server] hostname listen spool user banner max_message_size
                max_recipients max_errors timeout max_connections_per_ip
                max_connections greet_pause trace
@@ -537,7 +576,7 @@ class Server:
         self.aliases_path = os.path.join(self.dir, "aliases")
         self.ipv6 = ipv6
         self.host = "::1" if ipv6 else "127.0.0.1"
-        self.port = free_port(socket.AF_INET6 if ipv6 else socket.AF_INET)
+        self.port, self._port_fd = reserve_port(socket.AF_INET6 if ipv6 else socket.AF_INET)
         self.extra = extra
         self.proc = None
         self.expect_exit = False
@@ -625,6 +664,9 @@ class Server:
         b = binary()
         if not os.access(b, os.X_OK):
             raise StartError("binary %s not found or not executable (set MAILPORT_BIN)" % b)
+        if is_root() and daemon_ids() is None:
+            raise StartError("running as root but user %r does not exist (scripts/deps.sh test "
+                             "creates it; or set MAILPORT_TEST_USER)" % daemon_user())
         tries = 3
         while True:
             log = open(self.log_path, "ab")
@@ -634,6 +676,7 @@ class Server:
                                          stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                          env=self.env(), start_new_session=True)
             log.close()
+            _LIVE.add(self)
             self.expect_exit = False
             if not wait:
                 return self
@@ -645,7 +688,9 @@ class Server:
                 txt = self.log_tail()
                 if rc is not None and tries > 1 and ("in use" in txt or "EADDRINUSE" in txt):
                     tries -= 1
-                    self.port = free_port(socket.AF_INET6 if self.ipv6 else socket.AF_INET)
+                    self.release_port()
+                    self.port, self._port_fd = reserve_port(socket.AF_INET6 if self.ipv6
+                                                            else socket.AF_INET)
                     self.write_config()
                     continue
                 raise
@@ -672,6 +717,10 @@ class Server:
                         c.wait_closed(5)
                     except (OSError, ConnectionClosed, ProtocolError):
                         pass
+                    if self.proc.poll() is not None:
+                        raise StartError("server exited with %s (another process answered on "
+                                         "port %d?):\n%s" % (self.proc.returncode, self.port,
+                                                             self.log_tail()))
                     return
                 last = c.banner
             finally:
@@ -703,6 +752,7 @@ class Server:
             self.proc.wait(10)
             rc = None
         self.exits.append(("TERM", rc))
+        _LIVE.discard(self)
         return rc
 
     def kill9(self):
@@ -711,11 +761,18 @@ class Server:
             self.proc.kill()
             self.proc.wait(10)
         self.exits.append(("KILL", self.proc.returncode))
+        _LIVE.discard(self)
 
     def restart(self):
         if self.running():
             self.stop()
         return self.start()
+
+    def release_port(self):
+        """release_port - drop the port reservation (after the server is gone)"""
+        if self._port_fd is not None:
+            os.close(self._port_fd)
+            self._port_fd = None
 
     def wait_exit(self, timeout):
         try:
@@ -945,6 +1002,8 @@ class MailportTest(unittest.TestCase):
                 rc = s.stop()
                 if rc is None:
                     problems.append("server %s did not exit within 20s of SIGTERM" % s.name)
+        for s in self.servers:
+            s.release_port()
         for m in reversed(self._mounts):
             r = subprocess.run(["umount", m], capture_output=True, timeout=20)
             if r.returncode != 0:

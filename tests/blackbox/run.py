@@ -12,12 +12,16 @@ Output: one line per test ("ok", "FAIL", "ERROR" or "skip", the test id,
 seconds), then the details of every failure with the tail of the server's
 stderr, then "skipped: N" when tests were skipped, and as the last line
 exactly "N passed, N failed".  Exit status 1 if anything failed.
+
+Environment: MAILPORT_BIN (the binary, see harness.py), MAILPORT_TEST_JOBS
+(worker processes, default 2), MAILPORT_TEST_TIMEOUT (seconds per test,
+default 300), MAILPORT_TEST_SOURCE_MSGS (smtp-source load, default 2000),
+MAILPORT_KEEP_TMP=1 (keep the temp dirs of failed tests).
 """
 
 import importlib
 import multiprocessing as mp
 import os
-import queue as pyqueue
 import signal
 import sys
 import time
@@ -141,16 +145,21 @@ def worker(tasks, events, filters):
     sys.path.insert(0, HERE)
     signal.signal(signal.SIGALRM, on_alarm)
     os.chdir(HERE)
-    while True:
-        name = tasks.get()
-        if name is None:
-            return
-        events.put(("start", os.getpid(), name))
-        try:
-            run_module(name, filters, events.put)
-        except Exception:  # noqa: BLE001
-            events.put(("test", "ERROR", name, 0.0, traceback.format_exc(), None))
-        events.put(("done", os.getpid(), name))
+    try:
+        while True:
+            name = tasks.get()
+            if name is None:
+                return
+            events.put(("start", os.getpid(), name))
+            try:
+                run_module(name, filters, events.put)
+            except Exception:  # noqa: BLE001
+                events.put(("test", "ERROR", name, 0.0, traceback.format_exc(), None))
+            events.put(("done", os.getpid(), name))
+    finally:
+        harness = sys.modules.get("harness")
+        if harness is not None:
+            harness.kill_all()
 
 
 def main(argv):
@@ -169,31 +178,37 @@ def main(argv):
         i += 1
     names = discover()
     tasks = mp.Queue()
-    events = mp.Queue()
+    # SimpleQueue writes at once (no feeder thread): events are not lost
+    # when a worker dies abruptly.
+    events = mp.SimpleQueue()
     for n in names:
         tasks.put(n)
     procs = {}
 
     def spawn():
+        tasks.put(None)
         p = mp.Process(target=worker, args=(tasks, events, filters), daemon=True)
         p.start()
         procs[p.pid] = p
 
     for _ in range(min(jobs, len(names))):
-        tasks.put(None)
         spawn()
 
     counts = {"ok": 0, "FAIL": 0, "ERROR": 0, "skip": 0}
     failures = []
     inflight = {}  # pid -> module
     finished = set()
+    respawns = 0
     t0 = time.monotonic()
+    last_check = time.monotonic()
     while len(finished) < len(names):
-        try:
-            ev = events.get(timeout=1.0)
-        except pyqueue.Empty:
+        if events.empty():
+            time.sleep(0.05)
+            if time.monotonic() - last_check < 1.0:
+                continue
+            last_check = time.monotonic()
             for pid, p in list(procs.items()):
-                if p.is_alive():
+                if p.is_alive() or not events.empty():
                     continue
                 del procs[pid]
                 mod = inflight.pop(pid, None)
@@ -201,8 +216,9 @@ def main(argv):
                     finished.add(mod)
                     counts["ERROR"] += 1
                     print("ERROR %s (worker died, exit status %s)" % (mod, p.exitcode), flush=True)
-                    failures.append((mod, "worker process died with status %s\n" % p.exitcode))
-                    tasks.put(None)
+                    failures.append(("ERROR", mod, "worker process died with status %s\n" % p.exitcode))
+                if len(finished) < len(names) and respawns < 10:
+                    respawns += 1
                     spawn()
             if not procs:
                 for n in names:
@@ -210,7 +226,9 @@ def main(argv):
                         finished.add(n)
                         counts["ERROR"] += 1
                         print("ERROR %s (not run)" % n, flush=True)
+                        failures.append(("ERROR", n, "not run: no worker left\n"))
             continue
+        ev = events.get()
         if ev[0] == "start":
             inflight[ev[1]] = ev[2]
         elif ev[0] == "done":
@@ -224,12 +242,12 @@ def main(argv):
                 line += " %s" % (skip if skip.startswith("skipped:") else "skipped: " + skip)
             print(line, flush=True)
             if status in ("FAIL", "ERROR"):
-                failures.append((tid, detail))
+                failures.append((status, tid, detail))
     for p in procs.values():
         p.join(5)
-    for tid, detail in failures:
+    for status, tid, detail in failures:
         print("\n" + "=" * 70)
-        print("FAIL: %s" % tid)
+        print("%s: %s" % (status, tid))
         print("-" * 70)
         print(detail.rstrip())
     print("\n%.0fs" % (time.monotonic() - t0))

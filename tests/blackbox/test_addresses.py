@@ -8,9 +8,8 @@ non-ASCII with and without SMTPUTF8.
 import os
 import time
 
-from harness import (MailportTest, R_ADDR_TOO_LONG, R_BAD_RCPT, R_BAD_SENDER,
-                     R_INVALID_ARGS, R_MAILBOX_NAME, R_RCPT_OK, R_RELAY,
-                     R_SENDER_OK, R_UTF8, message)
+from harness import (R_ADDR_TOO_LONG, R_BAD_RCPT, R_BAD_SENDER, R_INVALID_ARGS, R_MAILBOX_NAME,
+                     R_RCPT_OK, R_RELAY, R_SENDER_OK, R_UTF8, MailportTest, message)
 
 
 class MailSyntaxTests(MailportTest):
@@ -20,7 +19,8 @@ class MailSyntaxTests(MailportTest):
         c = s.session()
         for line in (b"MAIL FROM:<a@client.test>", b"MAIL FROM: <a@client.test>",
                      b"mail from:a@client.test", b"MAIL FROM:\t<a@client.test>",
-                     b"MAIL FROM:<>", b"MAIL FROM: <>", b"Mail From:<A.B+tag@Client.Test>",
+                     b"MAIL FROM:<>", b"MAIL FROM: <>", b"MAIL FROM:<> SIZE=100 BODY=8BITMIME",
+                     b"Mail From:<A.B+tag@Client.Test>",
                      b"MAIL FROM:a@client.test SIZE=100", b"MAIL FROM:<a@client.test.>",
                      b"MAIL FROM:<a@[192.0.2.1]>", b"MAIL FROM:<a@[IPv6:2001:db8::1]>",
                      b"MAIL FROM:<@relay.test:a@client.test>",

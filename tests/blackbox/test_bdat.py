@@ -6,13 +6,12 @@ EOF inside a chunk, size and hop limits.
 
 import time
 
-from harness import (MailportTest, R_DATA_AFTER_BDAT, R_HOPS, R_INVALID_ARGS,
-                     R_NEED_RCPT, R_NOOP, R_QUIT, R_RCPT_OK, R_RELAY, R_SENDER_OK,
-                     R_SIZE, message, to_lf, wait_for)
+from harness import (R_DATA_AFTER_BDAT, R_HOPS, R_INVALID_ARGS, R_NEED_RCPT, R_NOOP, R_QUIT,
+                     R_RCPT_OK, R_RELAY, R_SENDER_OK, R_SIZE, MailportTest, message, to_lf,
+                     wait_for)
 
-# docs/protocol.md writes the chunk reply as "250 2.0.0 <n> octets
-# received"; <n> is read as a placeholder, the brackets are tolerated.
-CHUNK_RE = r"2\.0\.0 <?%d>? octets received"
+# README reply table: "250 2.0.0 <n> octets received", n = this chunk's size
+CHUNK_RE = r"2\.0\.0 %d octets received"
 
 
 def begin(t, c, rcpts=("alice@example.test",)):
@@ -145,6 +144,22 @@ class BdatTests(MailportTest):
         begin(self, c)
         self.assertQueued(c.data(message("data again")))
         s.wait_messages("alice", 2)
+
+    def test_rset_after_chunk(self):
+        """RSET drops the chunks received so far; the next transaction may
+        use DATA"""
+        s = self.server()
+        c = s.session()
+        begin(self, c)
+        chunk = b"Subject: dropped\r\n\r\n"
+        self.assertReply(bdat(c, chunk), 250, regex=CHUNK_RE % len(chunk))
+        self.assertCmd(c, b"RSET", 250, "2.0.0 Resetting")
+        begin(self, c)
+        self.assertQueued(c.data(message("after rset")))
+        m = s.wait_messages("alice")[0]
+        self.assertNotIn(b"dropped", m)
+        s.wait_queue_empty()
+        self.assertEqual(s.mailboxes(), {("example.test", "alice"): 1})
 
     def test_bdat_before_rcpt_consumes_chunk(self):
         s = self.server()

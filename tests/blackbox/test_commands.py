@@ -1,14 +1,13 @@
-"""test_commands - command replies of docs/protocol.md and CHECKLIST A
+"""test_commands - command replies of the README reply table and CHECKLIST A
 (command syntax): greeting, HELO/EHLO, RSET/NOOP/VRFY/EXPN/HELP/QUIT,
 unknown verbs, command order, line length, NUL, bare LF, forbidden
 (HTTP/proxy) verbs.
 """
 
-from harness import (HOST, MailportTest, R_BAD_DOMAIN, R_EXPN, R_FLOOD,
-                     R_FORBIDDEN, R_HELLO, R_HELLO_FIRST, R_HELP, R_NEED_MAIL,
-                     R_NEED_RCPT, R_NESTED_MAIL, R_NOOP, R_NUL, R_QUIT, R_RCPT_OK,
-                     R_RSET, R_SENDER_OK, R_TOO_LONG, R_UNKNOWN, R_VRFY, R_ADDR_TOO_LONG,
-                     R_DATA_OK, have_ipv6, message)
+from harness import (Client, HOST, R_ADDR_TOO_LONG, R_BAD_DOMAIN, R_DATA_OK, R_EXPN, R_FLOOD, R_FORBIDDEN,
+                     R_HELLO, R_HELLO_FIRST, R_HELP, R_NEED_MAIL, R_NEED_RCPT, R_NESTED_MAIL,
+                     R_NOOP, R_NUL, R_QUIT, R_RCPT_OK, R_RSET, R_SENDER_OK, R_TOO_LONG, R_UNKNOWN,
+                     R_VRFY, MailportTest, have_ipv6, message)
 
 
 def ehlo_lines(ip="127.0.0.1", size=36700160):
@@ -62,17 +61,32 @@ class GreetingTests(MailportTest):
         m = s.wait_messages("alice")[0]
         self.assertIn(b"Received: from client.test ([::1])\n", m)
 
+    def test_listen_two_addresses(self):
+        """README: listen takes a list (numeric addresses)"""
+        if not have_ipv6():
+            self.skipTest("skipped: no IPv6 loopback")
+        s = self.server(start=False)
+        s.opts["listen"] = "127.0.0.1:%d, [::1]:%d" % (s.port, s.port)
+        s.write_config()
+        s.start()
+        for host, ip in (("127.0.0.1", "127.0.0.1"), ("::1", "::1")):
+            with self.subTest(host=host):
+                c = Client(s.port, host)
+                self.assertEqual(c.banner.code, 220)
+                self.assertCmd(c, b"HELO client.test", 250, R_HELLO % ip)
+
     def test_helo_ehlo_missing_or_bad_argument(self):
         s = self.server(max_errors=50)
         c = s.client()
         for line in (b"HELO", b"EHLO", b"HELO ", b"EHLO ", b"EHLO -bad-", b"EHLO a..b",
-                     b"EHLO exa_mple.test", b"EHLO [300.1.1.1]", b"HELO bad!name",
+                     b"EHLO exa*mple.test", b"EHLO [300.1.1.1]", b"HELO bad!name", b"EHLO a.-b.test",
                      b"EHLO a" + b".b" * 200):
             with self.subTest(line=line[:40]):
                 self.assertCmd(c, line, 501, R_BAD_DOMAIN)
         c2 = s.client()
+        # README "Decisions": labels may hold "_" (Windows host names)
         for line in (b"EHLO x", b"EHLO [127.0.0.1]", b"EHLO [IPv6:::1]", b"HELO mail.example.org.",
-                     b"EHLO a-b.c-d.test"):
+                     b"EHLO a-b.c-d.test", b"EHLO WIN_PC01", b"EHLO my_host.example.test"):
             with self.subTest(line=line):
                 self.assertEqual(c2.cmd(line).code, 250)
 
@@ -328,7 +342,7 @@ class LineTests(MailportTest):
         s = self.server()
         c = s.session()
         # (a line that starts with NUL is left out: it also "starts with a
-        # non-letter", and docs/protocol.md does not say which reply wins)
+        # non-letter", and the reply table does not say which reply wins)
         for line in (b"MAIL FROM:<a\x00@client.test>", b"NOOP\x00", b"EHLO x\x00y.test",
                      b"RSET \x00"):
             with self.subTest(line=line):

@@ -7,7 +7,7 @@ import os
 import re
 import subprocess
 
-from harness import (MailportTest, R_NOOP, R_QUIT, R_UNKNOWN, binary)
+from harness import (R_NOOP, R_QUIT, R_UNKNOWN, MailportTest, binary)
 
 CONTROL = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -91,6 +91,14 @@ class CheckConfigTests(MailportTest):
         self.assertIn(s.conf_path + ":", s.log())
 
 
+class VersionTests(MailportTest):
+
+    def test_version(self):
+        r = subprocess.run([binary(), "version"], capture_output=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"mailport", (r.stdout + r.stderr).lower())
+
+
 class TraceTests(MailportTest):
 
     def test_trace_yes(self):
@@ -101,14 +109,26 @@ class TraceTests(MailportTest):
         self.assertClosed(c)
         log = s.log()
         for want in (r'trace sid=\S+ dir=in line="EHLO trace\.test"',
-                     r'trace sid=\S+ dir=out line="250[ -][^"]*Hello \[127\.0\.0\.1\]"',
-                     r'trace sid=\S+ dir=out line="250 SMTPUTF8"',
+                     r'trace sid=\S+ dir=out line="250[ -]mx\.example\.test Hello \[127\.0\.0\.1\]',
+                     # (a multi-line reply may be one trace line or several)
+                     r'trace sid=\S+ dir=out line="[^"]*250 SMTPUTF8"',
                      r'trace sid=\S+ dir=in line="NOOP"',
                      r'trace sid=\S+ dir=out line="250 2\.0\.0 OK"',
                      r'trace sid=\S+ dir=out line="221 2\.0\.0 Service closing transmission channel"'):
             self.assertRegex(log, want)
         sids = set(re.findall(r"trace sid=(\S+) ", log))
         self.assertEqual(len(sids), 2, sids)  # the harness' readiness probe and ours
+
+    def test_trace_networks(self):
+        """trace = <CIDR list>: only those clients are traced"""
+        for nets, traced in (("127.0.0.0/8", True), ("192.0.2.0/24, ::1/128", False)):
+            with self.subTest(trace=nets):
+                s = self.server(trace=nets, name="t%d" % traced)
+                c = s.session("trace.test")
+                self.assertCmd(c, b"QUIT", 221, R_QUIT)
+                self.assertClosed(c)
+                self.assertEqual('dir=in line="EHLO trace.test"' in s.log(), traced)
+                s.stop()
 
     def test_trace_no(self):
         s = self.server()

@@ -8,9 +8,9 @@ lines, the Received: hop limit, header abuse, unterminated data.
 import socket
 import time
 
-from harness import (has_qid, HOST, MailportTest, R_DATA_OK, R_HOPS, R_NEED_RCPT, R_NOOP,
-                     R_QUIT, R_RCPT_OK, R_RELAY, R_RSET, R_SENDER_OK, R_SIZE, R_SYNC,
-                     dot_stuff, message, split_stored, to_lf, wait_for)
+from harness import (HOST, R_DATA_OK, R_HOPS, R_NEED_RCPT, R_NOOP, R_QUIT, R_RCPT_OK, R_RELAY,
+                     R_RSET, R_SENDER_OK, R_SIZE, R_SYNC, MailportTest, dot_stuff, has_qid,
+                     message, split_stored, to_lf, wait_for)
 
 
 def start_data(t, c, rcpts=("alice@example.test",), sender="a@client.test"):

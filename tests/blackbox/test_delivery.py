@@ -8,8 +8,8 @@ import os
 import re
 import threading
 
-from harness import (has_qid, DATE_RE, HOST, MailportTest, R_RCPT_OK, R_SENDER_OK,
-                     header_fields, message, split_stored, to_lf)
+from harness import (DATE_RE, HOST, R_RCPT_OK, R_SENDER_OK, MailportTest, has_qid, header_fields,
+                     message, split_stored, to_lf)
 
 
 class StoredFormatTests(MailportTest):

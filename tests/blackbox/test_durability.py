@@ -10,8 +10,8 @@ import re
 import threading
 import time
 
-from harness import (MailportTest, R_LOCAL_ERROR, R_NO_SPACE, R_NOOP, R_RCPT_OK,
-                     R_SENDER_OK, R_DATA_OK, daemon_ids, message, wait_for)
+from harness import (R_DATA_OK, R_LOCAL_ERROR, R_NOOP, R_NO_SPACE, R_RCPT_OK, R_SENDER_OK,
+                     MailportTest, daemon_ids, message, wait_for)
 
 
 def chown_tree(path):
@@ -24,47 +24,69 @@ def chown_tree(path):
             os.chown(os.path.join(root, f), *ids)
 
 
-class DiskFullTests(MailportTest):
+class SpaceCheckTests(MailportTest):
 
-    def full_server(self):
+    def test_size_precheck_without_tmpfs(self):
+        """SIZE= that the disk cannot hold (free >= 1.5 * SIZE + 16 MiB is
+        required): 452 4.3.1 at MAIL, no root needed"""
+        s = self.server(max_message_size=1 << 40)  # the largest value the config takes
+        c = s.session()
+        self.assertCmd(c, b"MAIL FROM:<a@client.test> SIZE=%d" % (1 << 40), 452, R_NO_SPACE)
+        self.assertCmd(c, b"MAIL FROM:<a@client.test> SIZE=1000", 250, R_SENDER_OK)
+
+
+class DiskFullTests(MailportTest):
+    """the spool on a small tmpfs (root only)"""
+
+    def full_server(self, size):
         self.need_root()
         s = self.server(start=False)
-        self.mount_tmpfs(s.spool, "1m")
+        self.mount_tmpfs(s.spool, size)
         chown_tree(s.spool)
         s.start()
         return s
 
     def test_disk_full_during_data(self):
-        s = self.full_server()
+        """24 MiB of spool passes the free-space check at MAIL (16 MiB +
+        1.5 x SIZE, src/queue/queue.h), a 30 MB message then runs out of
+        space: 452 4.3.1 (or 451) after the real end, never 250, and the
+        temporary file is gone (a small message fits again)"""
+        s = self.full_server("24m")
         c = s.session()
-        r = c.cmd(b"MAIL FROM:<a@client.test>")
-        if r.code == 452:
-            # refused up front (free space check without SIZE=): fine
-            self.assertReply(r, 452, R_NO_SPACE)
-        else:
-            self.assertReply(r, 250, R_SENDER_OK)
-            self.assertCmd(c, b"RCPT TO:<alice@example.test>", 250, R_RCPT_OK)
-            self.assertCmd(c, b"DATA", 354, R_DATA_OK)
-            body = (b"x" * 998 + b"\r\n") * 2100
-            try:
-                c.send(message("full", body=body) + b".\r\n")
-            except OSError:
-                pass
-            r = c.reply(60)
-            self.assertNotEqual(r.code, 250, "250 although the spool is full")
-            self.assertIn((r.code, r.text), ((452, R_NO_SPACE), (451, R_LOCAL_ERROR)))
-            self.assertCmd(c, b"NOOP", 250, R_NOOP)
-        time.sleep(0.5)
+        self.assertCmd(c, b"MAIL FROM:<a@client.test>", 250, R_SENDER_OK)
+        self.assertCmd(c, b"RCPT TO:<alice@example.test>", 250, R_RCPT_OK)
+        self.assertCmd(c, b"DATA", 354, R_DATA_OK)
+        body = (b"x" * 998 + b"\r\n") * 30000
+        c.send(message("full", body=body) + b".\r\n")
+        r = c.reply(120)
+        self.assertNotEqual(r.code, 250, "250 although the spool is full")
+        self.assertIn((r.code, r.text), ((452, R_NO_SPACE), (451, R_LOCAL_ERROR)))
+        self.assertCmd(c, b"NOOP", 250, R_NOOP)
         self.assertTrue(wait_for(lambda: not s.incoming_files(), 10), s.incoming_files())
         self.assertEqual(s.queue_files(), [])
         self.assertEqual(s.mailboxes(), {})
+        self.assertQueued(c.mail_to("a@client.test", ["bob@example.test"], message("fits")))
+        s.wait_messages("bob")
 
-    def test_size_precheck(self):
-        """MAIL ... SIZE= larger than the free space allows: 452 4.3.1"""
-        s = self.full_server()
+    def test_full_spool_refused_at_mail(self):
+        """1 MiB of spool: MAIL with SIZE= gets 452 4.3.1; without SIZE= it
+        may be refused at once too; a message is never acknowledged"""
+        s = self.full_server("1m")
         c = s.session()
         self.assertCmd(c, b"MAIL FROM:<a@client.test> SIZE=2000000", 452, R_NO_SPACE)
+        r = c.cmd(b"MAIL FROM:<a@client.test>")
+        if r.code == 250:
+            self.assertCmd(c, b"RCPT TO:<alice@example.test>", 250, R_RCPT_OK)
+            self.assertCmd(c, b"DATA", 354, R_DATA_OK)
+            c.send(message("full", body=(b"x" * 998 + b"\r\n") * 2100) + b".\r\n")
+            r = c.reply(60)
+            self.assertIn((r.code, r.text), ((452, R_NO_SPACE), (451, R_LOCAL_ERROR)))
+        else:
+            self.assertReply(r, 452, R_NO_SPACE)
         self.assertCmd(c, b"NOOP", 250, R_NOOP)
+        self.assertTrue(wait_for(lambda: not s.incoming_files(), 10), s.incoming_files())
+        self.assertEqual(s.queue_files(), [])
+        self.assertEqual(s.mailboxes(), {})
 
 
 class KillTests(MailportTest):
@@ -106,6 +128,42 @@ class KillTests(MailportTest):
         time.sleep(1.0)
         self.assertEqual(s.queue_files(), [qid])
         self.assertEqual(s.corrupt_files(), [])
+
+    def test_kill9_during_delivery(self):
+        """kill -9 while a message for 200 mailboxes is being delivered:
+        after the restart every mailbox has its copy, exactly once
+        (deterministic Maildir names, src/deliver/local.h)"""
+        s = self.server()
+        c = s.session()
+        rcpts = ["k%d@example.test" % i for i in range(200)]
+        r = c.mail_to("a@client.test", rcpts, message("mid delivery"))
+        time.sleep(random.random() * 0.05)
+        s.kill9()
+        self.assertQueued(r)
+        s.start()
+        s.wait_queue_empty(timeout=60)
+        boxes = s.mailboxes()
+        self.assertEqual(len(boxes), 200)
+        self.assertEqual(set(boxes.values()), {1}, "a recipient got two copies")
+
+    def test_queue_ids_unique_across_restarts(self):
+        """quick restarts (SIGTERM and kill -9) must not reuse a queue id:
+        Maildir names are fixed per (qid, recipient), so a reused id would
+        silently drop the new message as already delivered"""
+        s = self.server()
+        qids = []
+        for rnd in range(4):
+            for i in range(3):
+                qids.append(self.assertQueued(s.send_mail(data=message("r%d-%d" % (rnd, i)))))
+            s.wait_queue_empty()
+            if rnd % 2:
+                s.kill9()
+            else:
+                self.assertEqual(s.stop(), 0)
+            s.start()
+        self.assertEqual(len(set(qids)), len(qids), "queue id reused")
+        s.wait_queue_empty()
+        self.assertEqual(s.count("alice"), 12)
 
     def test_restart_does_not_redeliver(self):
         s = self.server()

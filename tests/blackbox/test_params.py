@@ -4,8 +4,8 @@ malformed parameters; parameters after HELO; xtext with control bytes is
 rejected or stored byte-exact and never splits a queue record.
 """
 
-from harness import (MailportTest, R_INVALID_ARGS, R_RCPT_OK, R_SENDER_OK, R_SIZE,
-                     R_UNKNOWN_PARAM, message, xtext_decode)
+from harness import (R_INVALID_ARGS, R_RCPT_OK, R_SENDER_OK, R_SIZE, R_UNKNOWN_PARAM,
+                     MailportTest, message, xtext_decode)
 
 
 class MailParamTests(MailportTest):
@@ -36,7 +36,7 @@ class MailParamTests(MailportTest):
         c = s.session()
         for params in (b"SIZE=abc", b"SIZE=", b"SIZE", b"SIZE=-1", b"SIZE=1x", b"SIZE=+5",
                        b"BODY=9BIT", b"BODY=", b"BODY", b"RET=XYZ", b"RET", b"SMTPUTF8=yes",
-                       b"ENVID=", b"ENVID=+ZZ", b"ENVID=+4", b"ENVID=a+2b", b"ENVID=a=b",
+                       b"ENVID=+ZZ", b"ENVID=+4", b"ENVID=a+2b", b"ENVID=a=b",
                        b"ENVID=" + b"e" * 101, b"ENVID=" + b"+41" * 101,
                        b"SIZE=1 SIZE=2", b"BODY=7BIT BODY=8BITMIME", b"SMTPUTF8 SMTPUTF8",
                        b"RET=FULL RET=HDRS", b"ENVID=a ENVID=b", b"AUTH=<> AUTH=<>",

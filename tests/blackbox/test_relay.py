@@ -5,8 +5,8 @@ file, aliases, and relayed recipients kept in the queue across restarts.
 
 import time
 
-from harness import (MailportTest, R_BAD_RCPT, R_RCPT_OK, R_RELAY, R_SENDER_OK,
-                     R_USER_UNKNOWN, have_ipv6, message)
+from harness import (R_BAD_RCPT, R_RCPT_OK, R_RELAY, R_SENDER_OK, R_USER_UNKNOWN, MailportTest,
+                     have_ipv6, message)
 
 
 class RelayPolicyTests(MailportTest):
@@ -179,6 +179,13 @@ class TableTests(MailportTest):
         self.assertNotIn(("example.test", "staff"), boxes)
         self.assertNotIn(("example.test", "team"), boxes)
         self.assertNotIn(("example.test", "sales"), boxes)
+
+    def test_alias_keeps_own_copy(self):
+        """README: "alice: alice, bob" keeps a copy for alice"""
+        s = self.server(aliases="alice: alice, bob\n")
+        self.assertQueued(s.send_mail(rcpts=["alice@example.test"]))
+        s.wait_queue_empty()
+        self.assertEqual(s.mailboxes(), {("example.test", "alice"): 1, ("example.test", "bob"): 1})
 
     def test_alias_loop_is_bounded(self):
         s = self.server(aliases="a: b\nb: a\nself: self, alice\n", max_errors=100)

@@ -1,15 +1,14 @@
 """test_seeds - the telnet sessions of /work/shared/seeds/ replayed verbatim
 (raw bytes, CRLF as telnet sends them), addresses adapted to the local
-domains, checked against the replies of docs/protocol.md and the Maildir.
+domains, checked against the README reply table and the Maildir.
 """
 
 import re
 
-from harness import (HOST, MailportTest, R_BAD_DOMAIN, R_BAD_SENDER, R_DATA_OK,
-                     R_HELLO, R_HELLO_FIRST, R_INVALID_ARGS, R_NEED_MAIL,
-                     R_NEED_RCPT, R_NOOP, R_QUIT, R_RCPT_OK, R_RELAY, R_RSET,
-                     R_SENDER_OK, R_TOO_MANY_ERRORS, R_UNKNOWN, R_UNKNOWN_PARAM,
-                     R_USER_UNKNOWN, R_VRFY, REPLY_QUEUED_RE, header_fields)
+from harness import (HOST, REPLY_QUEUED_RE, R_BAD_DOMAIN, R_BAD_SENDER, R_DATA_OK, R_HELLO,
+                     R_HELLO_FIRST, R_INVALID_ARGS, R_NEED_MAIL, R_NEED_RCPT, R_NOOP, R_QUIT,
+                     R_RCPT_OK, R_RELAY, R_RSET, R_SENDER_OK, R_TOO_MANY_ERRORS, R_UNKNOWN,
+                     R_UNKNOWN_PARAM, R_USER_UNKNOWN, R_VRFY, MailportTest, header_fields)
 
 
 class SeedTests(MailportTest):
@@ -134,7 +133,7 @@ class SeedTests(MailportTest):
         """002: the "other responses" list: Resetting, Cannot VRFY user,
         Unrecognized command, Send hello first, Need mail command, Need rcpt
         command, Invalid arguments, Unable to relay (Unrecognized parameter
-        is 555 in docs/protocol.md, not the seed's 501), Too many errors"""
+        is 555 in the README, not the seed's 501), Too many errors"""
         s = self.server(networks="", max_errors=9)
         c = s.client()
         self.assertCmd(c, b"mail from:elvis@graceland.com", 503, R_HELLO_FIRST)

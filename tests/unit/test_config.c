@@ -149,6 +149,36 @@ static int traces(const struct config *c, const char *ip)
 	return config_trace_client(c, (struct sockaddr *)&ss);
 }
 
+/* test_tls_rules - [tls] cert and key together; TLS listeners need them;
+ * roles of listen / submission / submissions */
+static void test_tls_rules(void **state)
+{
+	struct config *c;
+
+	(void)state;
+	expect_errors("[tls]\ncert = /x/cert.pem\n",
+		      "2: [tls] cert and key must be given together\n");
+	expect_errors("[server]\nsubmissions = 127.0.0.1:465\n",
+		      "2: [server] submissions needs [tls] cert and key\n");
+	expect_errors("[server]\nsubmission = 127.0.0.1:587\n",
+		      "2: [server] submission needs [tls] cert and key "
+		      "(or [tls] allow_plaintext_auth = yes)\n");
+	expect_errors("[tls]\nallow_plaintext_auth = maybe\n",
+		      "2: [tls] allow_plaintext_auth: 'maybe' is not yes or no\n");
+	c = expect_ok("[server]\nlisten = 127.0.0.1:25\nsubmission = 127.0.0.1:587, [::1]:587\n"
+		      "max_auth_failures = 5\n[tls]\nallow_plaintext_auth = yes\n"
+		      "[submission]\nsender_must_match_login = yes\n");
+	assert_int_equal(c->nlisten, 3);
+	assert_int_equal(c->listen[0].role, ROLE_MX);
+	assert_int_equal(c->listen[1].role, ROLE_SUBMISSION);
+	assert_int_equal(c->listen[2].role, ROLE_SUBMISSION);
+	assert_int_equal(c->max_auth_failures, 5);
+	assert_true(c->allow_plaintext_auth);
+	assert_true(c->sender_must_match_login);
+	assert_null(c->tls_cert);	/* a file config has no TLS unless it says so */
+	config_unref(c);
+}
+
 /* test_limits_independent - a per-address limit above the total one is
  * accepted (the total limit simply answers first) */
 static void test_limits_independent(void **state)
@@ -180,8 +210,18 @@ static void test_defaults(void **state)
 		assert_string_equal(c->hostname, host);
 	else
 		assert_string_equal(c->hostname, "localhost");
-	assert_int_equal(c->nlisten, 1);
+	/* the embedded default: MX on 2525, submission on 5587, submissions
+	 * on 5465, with a self-signed pair under ./var/tls */
+	assert_int_equal(c->nlisten, 3);
 	assert_string_equal(c->listen[0].text, "127.0.0.1:2525");
+	assert_int_equal(c->listen[0].role, ROLE_MX);
+	assert_string_equal(c->listen[1].text, "127.0.0.1:5587");
+	assert_int_equal(c->listen[1].role, ROLE_SUBMISSION);
+	assert_string_equal(c->listen[2].text, "127.0.0.1:5465");
+	assert_int_equal(c->listen[2].role, ROLE_SUBMISSIONS);
+	assert_string_equal(c->tls_cert, "./var/tls/cert.pem");
+	assert_true(c->tls_selfsigned);
+	assert_null(c->tls_ctx);		/* built by config_load_tls, not here */
 	sin = (const struct sockaddr_in *)&c->listen[0].ss;
 	assert_int_equal(sin->sin_family, AF_INET);
 	assert_int_equal(ntohs(sin->sin_port), 2525);
@@ -500,8 +540,8 @@ static void test_server_errors(void **state)
 		{ "[ser ver]", "malformed section header '[ser ver]'" },
 		{ "[]", "malformed section header '[]'" },
 		{ "[server] junk", "malformed section header '[server] junk'" },
-		{ "[tls]", "unknown section [tls]" },
-		{ "[submission] ; later", "unknown section [submission]" },
+		{ "[nosuch]", "unknown section [nosuch]" },
+		{ "[sumbission] ; misspelt", "unknown section [sumbission]" },
 	};
 
 	(void)state;
@@ -546,9 +586,9 @@ static void test_structure_errors(void **state)
 	expect_errors("[server]\ntrace = yes\n 10.0.0.0/8\n",
 		      "3: [server] trace: yes/no cannot be continued with a list\n");
 	/* keys of an unknown section are skipped after one error */
-	expect_errors("[tls]\ncert = x\n  more\nkey = y\n[server]\nbogus = 1\n"
+	expect_errors("[nosuch]\ncert = x\n  more\nkey = y\n[server]\nbogus = 1\n"
 		      "  continued\n",
-		      "1: unknown section [tls]\n"
+		      "1: unknown section [nosuch]\n"
 		      "6: [server] unknown key 'bogus'\n");
 	/* a continuation of a broken line is not reported again */
 	expect_errors("[server]\nbroken line\n  10.0.0.1\n",
@@ -590,7 +630,7 @@ static void test_many_errors(void **state)
 		      "listen = 1.2.3.4, 5.6.7.8:99999\n"
 		      "max_errors = none\n"
 		      "bogus = 1\n"
-		      "[tls]\n"
+		      "[nosuch]\n"
 		      "cert = /etc/cert.pem\n"
 		      "[local]\n"
 		      "domains = ok.test bad!domain\n"
@@ -603,7 +643,7 @@ static void test_many_errors(void **state)
 		      "3: [server] listen: '5.6.7.8:99999': port must be 1..65535\n"
 		      "4: [server] max_errors: 'none' is not a number in 1..1000\n"
 		      "5: [server] unknown key 'bogus'\n"
-		      "6: unknown section [tls]\n"
+		      "6: unknown section [nosuch]\n"
 		      "9: [local] domains: 'bad!domain' is not a valid domain name\n"
 		      "10: [local] duplicate key 'domains' (first set at line 9)\n"
 		      "12: [relay] networks: '300.0.0.0/8' is not an IP address or network\n"
@@ -695,6 +735,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_limits_independent),
+		cmocka_unit_test(test_tls_rules),
 		cmocka_unit_test(test_refcount),
 		cmocka_unit_test(test_full_file),
 		cmocka_unit_test(test_continuation_lines),

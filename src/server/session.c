@@ -66,6 +66,7 @@
 #define IN_HIGH (256u << 10)
 #define OUT_HIGH (256u << 10)
 #define CLOSE_LINGER 10		/* seconds to flush the last reply */
+#define DRAIN_LINGER 2		/* seconds to swallow input after it */
 
 enum sess_state {
 	ST_GREET,	/* greet_pause: waiting before the banner */
@@ -140,6 +141,7 @@ struct session {
 	int shutdown;			/* server stopping */
 	unsigned pending;		/* async callbacks outstanding (commit, verify) */
 	int dead;			/* destroyed while callbacks were pending */
+	int lingering;			/* output done, swallowing input before close */
 	unsigned long long messages;
 	buf_t dbuf;			/* decoded DATA bytes on their way to the queue */
 	struct transaction tx;
@@ -1496,7 +1498,10 @@ static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
 
-	(void)bev;
+	if (s->state == ST_CLOSING) {
+		evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+		return;
+	}
 	if (s->state == ST_GREET) {
 		log_warn("pregreet sid=%s client=%s reason=\"talked before the banner\"",
 			 s->id, s->ip);
@@ -1514,8 +1519,19 @@ static void on_write(struct bufferevent *bev, void *arg)
 	struct session *s = arg;
 	struct timeval now = { 0, 0 };
 
-	(void)bev;
 	if (s->state == ST_CLOSING) {
+		if (!s->tls && !s->lingering) {
+			/* Closing a socket with unread input makes the kernel
+			 * send RST, which can destroy our last replies in
+			 * flight: half-close, swallow input briefly, then close. */
+			s->lingering = 1;
+			shutdown(bufferevent_getfd(bev), SHUT_WR);
+			evbuffer_drain(bufferevent_get_input(bev),
+				       evbuffer_get_length(bufferevent_get_input(bev)));
+			bufferevent_enable(bev, EV_READ);
+			arm_timer(s, DRAIN_LINGER);
+			return;
+		}
 		evtimer_add(s->timer, &now);
 		return;
 	}

@@ -551,6 +551,9 @@ class Server:
                max_connections greet_pause trace
       [local]  domains mailboxes users aliases
       [relay]  networks
+      [server] submission submissions max_auth_failures, [tls] cert key
+               allow_plaintext_auth, [submission] sender_must_match_login:
+               written only when given (see tlsutil.py)
     users: list of lines (written to a users file) or None; aliases: text
     of an aliases file or None; networks: "" to deny relaying from
     loopback; ipv6=True listens on [::1]; extra: text appended verbatim.
@@ -562,7 +565,12 @@ class Server:
                    "max_connections", "greet_pause", "trace"],
         "local": ["domains", "mailboxes", "users", "aliases"],
         "relay": ["networks"],
+        # written only when one of their keys is set (tlsutil.py sets them)
+        "tls": ["cert", "key", "allow_plaintext_auth"],
+        "submission": ["sender_must_match_login"],
     }
+    # [server] keys written only when set: extra listeners, AUTH limit
+    SERVER_OPTIONAL = ["submission", "submissions", "max_auth_failures"]
 
     def __init__(self, tc, name="srv", ipv6=False, extra="", **opts):
         self.tc = tc
@@ -602,7 +610,7 @@ class Server:
             if k in opts:
                 self.set_table(k, opts.pop(k))
         for k in opts:
-            if not any(k in v for v in self.SECTIONS.values()):
+            if k not in self.SERVER_OPTIONAL and not any(k in v for v in self.SECTIONS.values()):
                 raise ValueError("unknown option %s" % k)
         self.opts.update(opts)
         for d in (self.spool, self.mail):
@@ -638,6 +646,10 @@ class Server:
         listen = "[::1]:%d" % self.port if self.ipv6 else "127.0.0.1:%d" % self.port
         out = []
         for sec, keys in self.SECTIONS.items():
+            if sec == "server":
+                keys = keys + self.SERVER_OPTIONAL
+            elif sec not in ("local", "relay") and not any(k in self.opts for k in keys):
+                continue
             out.append("[%s]" % sec)
             for k in keys:
                 if k == "listen":

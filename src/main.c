@@ -311,6 +311,13 @@ static int cmd_serve(const char *path)
 			return 1;
 		}
 	}
+	if (pw && d.cfg->tls_selfsigned) {
+		/* SIGHUP reloads run as the mail user: let it read its own pair */
+		if (chown("./var/tls", pw->pw_uid, pw->pw_gid) < 0 ||
+		    chown(d.cfg->tls_cert, pw->pw_uid, pw->pw_gid) < 0 ||
+		    chown(d.cfg->tls_key, pw->pw_uid, pw->pw_gid) < 0)
+			log_warn("start tls=selfsigned error=\"chown: %s\"", strerror(errno));
+	}
 	fds = calloc(d.cfg->nlisten + 1, sizeof(*fds));	/* + the local socket */
 	if (!fds || listen_bind_all(d.cfg->listen, d.cfg->nlisten, fds) < 0)
 		return 1;

@@ -69,8 +69,10 @@ bench: all
 	@bench/run.sh
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin
-	install -m 0755 $(BUILD)/mailport $(DESTDIR)$(PREFIX)/sbin/mailport
+	@BUILD='$(BUILD)' PREFIX='$(PREFIX)' DESTDIR='$(DESTDIR)' \
+	SYSCONFDIR='$(or $(SYSCONFDIR),$(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc))' \
+	SYSTEMDDIR='$(or $(SYSTEMDDIR),$(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system))' \
+	GZIP_MAN='$(GZIP_MAN)' SENDMAIL_LINK='$(SENDMAIL_LINK)' scripts/install.sh
 
 clean:
 	rm -rf build build-san

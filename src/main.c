@@ -33,6 +33,8 @@
 #include "util/fsutil.h"
 #include "util/log.h"
 #include "util/sdnotify.h"
+#include "sendmail/sendmail.h"
+#include <libgen.h>
 #include "auth/passwd.h"
 #include "auth/sasl.h"
 #include <sys/socket.h>
@@ -144,6 +146,20 @@ static void *reload_thread(void *arg)
 	return NULL;
 }
 
+/* same_listeners - the same addresses with the same roles? */
+static int same_listeners(const struct config *a, const struct config *b)
+{
+	size_t i;
+
+	if (a->nlisten != b->nlisten)
+		return 0;
+	for (i = 0; i < a->nlisten; i++)
+		if (a->listen[i].role != b->listen[i].role ||
+		    strcmp(a->listen[i].text, b->listen[i].text) != 0)
+			return 0;
+	return 1;
+}
+
 /* on_reload_done - swap in the new config (loop thread) */
 static void on_reload_done(evutil_socket_t fd, short what, void *arg)
 {
@@ -167,7 +183,7 @@ static void on_reload_done(evutil_socket_t fd, short what, void *arg)
 	}
 	buf_free(&err);
 	if (strcmp(c->spool, d->cfg->spool) || strcmp(c->mailboxes, d->cfg->mailboxes) ||
-	    c->nlisten != d->cfg->nlisten)
+	    !same_listeners(c, d->cfg))
 		log_warn("reload note=\"listen, spool and mailboxes changes need a restart\"");
 	server_set_config(d->srv, c);
 	config_unref(d->cfg);
@@ -424,11 +440,16 @@ int main(int argc, char **argv)
 	const char *cmd, *path = NULL;
 	int opt;
 
+	/* the classic interface: /usr/sbin/sendmail -> mailport */
+	if (argc >= 1 && strcmp(basename(argv[0]), "sendmail") == 0)
+		return sendmail_main(argc, argv, NULL);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
 	}
 	cmd = argv[1];
+	if (strcmp(cmd, "sendmail") == 0)
+		return sendmail_main(argc - 1, argv + 1, NULL);
 	if (strcmp(cmd, "passwd") == 0)
 		return cmd_passwd(argc, argv);
 	optind = 2;

@@ -1039,10 +1039,24 @@ static void parse_file(struct load *ld)
 		error_at(ld, (unsigned long)r, "syntax error");
 }
 
+static struct config *load_config(const char *path, int tables, buf_t *errors);
+
 /* config_load - load path (NULL: the embedded default), with its tables.
  * Returns a config with one reference, or NULL with "path:line: message"
  * lines appended to errors (which may be NULL). */
 struct config *config_load(const char *path, buf_t *errors)
+{
+	return load_config(path, 1, errors);
+}
+
+/* config_load_settings - config_load without the tables */
+struct config *config_load_settings(const char *path, buf_t *errors)
+{
+	return load_config(path, 0, errors);
+}
+
+/* load_config - the work of config_load, tables optional */
+static struct config *load_config(const char *path, int tables, buf_t *errors)
 {
 	struct load ld;
 
@@ -1071,7 +1085,8 @@ struct config *config_load(const char *path, buf_t *errors)
 	fclose(ld.f);
 	free(ld.line);
 	check_limits(&ld);
-	load_tables(&ld);
+	if (tables)
+		load_tables(&ld);
 	if (ld.nerr || !(ld.c->path = strdup(path))) {
 		if (!ld.nerr)
 			error_at(&ld, 0, "out of memory");

@@ -80,6 +80,11 @@ struct config {
  * Returns a config with one reference, or NULL with "path:line: message"
  * lines appended to errors. */
 struct config *config_load(const char *path, buf_t *errors);
+
+/* config_load_settings - the same without loading the users and aliases
+ * tables (for client commands run by unprivileged users: the users file
+ * holds password hashes and need not be readable by them) */
+struct config *config_load_settings(const char *path, buf_t *errors);
 void config_ref(struct config *c);
 void config_unref(struct config *c);
 

@@ -119,6 +119,7 @@ struct session {
 	long peer_uid;			/* ROLE_LOCAL: the client's uid, else -1 */
 	enum sess_state state;
 	int tls;			/* TLS is on */
+	int tls_ready;			/* ... and its handshake is done */
 	char tls_info[96];		/* "TLSv1.3 TLS_AES_256_GCM_SHA384" */
 	char *auth_user;		/* authenticated identity (lowercased) */
 	unsigned auth_failures;
@@ -1548,6 +1549,7 @@ static void tls_established(struct session *s, struct bufferevent *bev)
 	const char *sni = ssl ? tls_sni(ssl) : NULL;
 	char esc[LOG_ESC_SIZE];
 
+	s->tls_ready = 1;
 	if (ssl)
 		tls_describe(ssl, s->tls_info, sizeof(s->tls_info));
 	log_info("tls sid=%s client=%s version=\"%s\" sni=\"%s\"", s->id, s->ip, s->tls_info,
@@ -1613,7 +1615,12 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	default:
 		break;
 	}
-	log_info("timeout sid=%s client=%s state=%s", s->id, s->ip, state_names[s->state]);
+	log_info("timeout sid=%s client=%s state=%s%s", s->id, s->ip, state_names[s->state],
+		 s->tls && !s->tls_ready ? " tls=handshake" : "");
+	if (s->tls && !s->tls_ready) {
+		session_destroy(s);	/* no reply can go out before the handshake */
+		return;
+	}
 	reply_host(s, R_TIMEOUT);
 	begin_close(s);
 }

@@ -22,9 +22,9 @@ trap 'kill $(cat "$work"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$work"'
 now() { date +%s.%N; }
 
 wait_port() {
-	i=0
+	local tries=0
 	while ! (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null; do
-		i=$((i + 1)); [ $i -gt 200 ] && { echo "port $1 not up" >&2; exit 1; }
+		tries=$((tries + 1)); [ $tries -gt 200 ] && { echo "port $1 not up" >&2; exit 1; }
 		sleep 0.05
 	done
 }
@@ -34,6 +34,7 @@ count_delivered() {
 }
 
 run_sink() {
+	local t0 t1
 	smtp-sink $( [ "$(id -u)" = 0 ] && echo "-u nobody" ) -c 127.0.0.1:$SINKPORT 256 >/dev/null 2>&1 &
 	echo $! > "$work/sink.pid"
 	wait_port $SINKPORT
@@ -45,6 +46,7 @@ run_sink() {
 }
 
 run_mailport() {
+	local t0 t1 t2 pid hwm
 	rm -rf "$work/spool" "$work/mail"
 	cat > "$work/bench.conf" <<CONF
 [server]
@@ -73,12 +75,12 @@ CONF
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
 
 : > "$work/sink.txt"; : > "$work/acc.txt"; : > "$work/del.txt"; : > "$work/mem.txt"
-i=0
-while [ $i -lt "$R" ]; do
+round=0
+while [ $round -lt "$R" ]; do
 	run_sink >> "$work/sink.txt"
 	set -- $(run_mailport)
 	echo "$1" >> "$work/acc.txt"; echo "$2" >> "$work/del.txt"; echo "$3" >> "$work/mem.txt"
-	i=$((i + 1))
+	round=$((round + 1))
 done
 sink=$(median < "$work/sink.txt"); acc=$(median < "$work/acc.txt")
 del=$(median < "$work/del.txt"); mem=$(median < "$work/mem.txt")

@@ -1158,7 +1158,9 @@ int config_is_local_domain(const struct config *c, const char *domain)
 	for (i = 0; i < c->ndomains; i++)
 		if (strcmp(c->domains[i], domain) == 0)
 			return 1;
-	return 0;
+	/* like Postfix's mydestination = $myhostname: mail to user@<this
+	 * host> (cron, sendmail with a bare user name) stays here */
+	return strcasecmp(c->hostname, domain) == 0;
 }
 
 /* config_trace_client - should this client's session be traced? */

@@ -94,7 +94,8 @@ void config_unref(struct config *c);
  * to errors */
 int config_load_tls(struct config *c, buf_t *errors);
 
-/* config_is_local_domain - domain (lowercase, no trailing dot) is ours */
+/* config_is_local_domain - domain (lowercase, no trailing dot) is ours:
+ * one of [local] domains, or the hostname itself */
 int config_is_local_domain(const struct config *c, const char *domain);
 
 /* config_trace_client - should this client's session be traced? */

@@ -177,6 +177,11 @@ static void test_tls_rules(void **state)
 	assert_true(c->sender_must_match_login);
 	assert_null(c->tls_cert);	/* a file config has no TLS unless it says so */
 	config_unref(c);
+	c = expect_ok("[server]\nhostname = mx.example.test\n[local]\ndomains = example.test\n");
+	assert_true(config_is_local_domain(c, "example.test"));
+	assert_true(config_is_local_domain(c, "mx.example.test"));	/* the host itself */
+	assert_false(config_is_local_domain(c, "other.test"));
+	config_unref(c);
 }
 
 /* test_limits_independent - a per-address limit above the total one is

@@ -51,7 +51,6 @@
 
 #define CONF_MAX_ERRORS 100
 #define ITEM_MAX 300		/* longest list item */
-#define SHOW_MAX 80		/* longest quoted text in a message */
 #define DOMAIN_MAX 253		/* RFC 1035 2.3.4, without the trailing dot */
 #define LABEL_MAX 63
 #define BANNER_MAX 400		/* keeps the 220 line well under 512 octets */
@@ -149,17 +148,6 @@ struct load {
 };
 
 /* ---- errors ---- */
-
-/* show - escaped, capped copy of s for a message (dst: LOG_ESC_SIZE bytes) */
-static const char *show(char *dst, const char *s)
-{
-	size_t n = strlen(s);
-
-	log_escape(dst, s, n > SHOW_MAX ? SHOW_MAX : n);
-	if (n > SHOW_MAX)
-		strcat(dst, "...");
-	return dst;
-}
 
 /* verror_at - append "path:line: <prefix><message>" to the errors */
 __attribute__((format(printf, 4, 0)))
@@ -469,7 +457,7 @@ static void set_uint(struct load *ld, const struct key *k, const char *v)
 
 	if (parse_num(v, k->max, &n) < 0 || n < k->min) {
 		key_error(ld, k, "'%s' is not a number in %lld..%lld",
-			  show(esc, v), k->min, k->max);
+			  log_show(esc, v), k->min, k->max);
 		return;
 	}
 	*FIELD(ld, k, unsigned) = (unsigned)n;
@@ -483,7 +471,7 @@ static void set_size(struct load *ld, const struct key *k, const char *v)
 
 	if (parse_num(v, k->max, &n) < 0 || n < k->min) {
 		key_error(ld, k, "'%s' is not a number of bytes in %lld..%lld",
-			  show(esc, v), k->min, k->max);
+			  log_show(esc, v), k->min, k->max);
 		return;
 	}
 	*FIELD(ld, k, long long) = n;
@@ -496,13 +484,13 @@ static void set_hostname(struct load *ld, const struct key *k, const char *v)
 	char name[DOMAIN_MAX + 2];
 
 	if (strlen(v) >= sizeof(name)) {
-		key_error(ld, k, "'%s' is too long", show(esc, v));
+		key_error(ld, k, "'%s' is too long", log_show(esc, v));
 		return;
 	}
 	strcpy(name, v);
 	strip_dot(name);
 	if (!valid_domain(name)) {
-		key_error(ld, k, "'%s' is not a valid host name", show(esc, v));
+		key_error(ld, k, "'%s' is not a valid host name", log_show(esc, v));
 		return;
 	}
 	set_string(ld, k, name);
@@ -544,7 +532,7 @@ static void set_user(struct load *ld, const struct key *k, const char *v)
 
 	if (*v == '\0' || v[n] != '\0' || n > USER_MAX || *v == '-' ||
 	    *v == '.') {
-		key_error(ld, k, "'%s' is not a valid user name", show(esc, v));
+		key_error(ld, k, "'%s' is not a valid user name", log_show(esc, v));
 		return;
 	}
 	set_string(ld, k, v);
@@ -579,7 +567,7 @@ static void set_log_level(struct load *ld, const struct key *k, const char *v)
 	else if (strcasecmp(v, "debug") == 0)
 		ld->c->log_debug = 1;
 	else
-		key_error(ld, k, "'%s' is not info or debug", show(esc, v));
+		key_error(ld, k, "'%s' is not info or debug", log_show(esc, v));
 }
 
 /* set_bool - yes/no/true/false/on/off/1/0 into an int field */
@@ -589,7 +577,7 @@ static void set_bool(struct load *ld, const struct key *k, const char *v)
 	int b = parse_bool(v);
 
 	if (b < 0)
-		key_error(ld, k, "'%s' is not yes or no", show(esc, v));
+		key_error(ld, k, "'%s' is not yes or no", log_show(esc, v));
 	else
 		*(int *)((char *)ld->c + k->off) = b;
 }
@@ -609,13 +597,13 @@ static void set_listen(struct load *ld, const struct key *k, const char *v)
 	while ((r = next_item(&v, item)) != 0) {
 		why = r < 0 ? "too long" : parse_listen(item, &la);
 		if (why) {
-			key_error(ld, k, "'%s': %s", show(esc, item), why);
+			key_error(ld, k, "'%s': %s", log_show(esc, item), why);
 			continue;
 		}
 		la.role = (enum listen_role)k->min;
 		r = listen_add(ld->c, &la);
 		if (r == 0)
-			key_error(ld, k, "'%s' is listed twice", show(esc, item));
+			key_error(ld, k, "'%s' is listed twice", log_show(esc, item));
 		else if (r < 0)
 			oom(ld, k);
 	}
@@ -640,7 +628,7 @@ static void set_domains(struct load *ld, const struct key *k, const char *v)
 				*p = (char)(*p - 'A' + 'a');
 		if (r < 0 || !valid_domain(norm))
 			key_error(ld, k, "'%s' is not a valid domain name",
-				  show(esc, item));
+				  log_show(esc, item));
 		else if (domain_add(ld->c, norm) < 0)
 			oom(ld, k);
 	}
@@ -660,7 +648,7 @@ static void set_networks(struct load *ld, const struct key *k, const char *v)
 	while ((r = next_item(&v, item)) != 0) {
 		if (r < 0 || cidr_parse(item, &n) < 0)
 			key_error(ld, k, "'%s' is not an IP address or network",
-				  show(esc, item));
+				  log_show(esc, item));
 		else if (cidr_add(l, &n) < 0)
 			oom(ld, k);
 	}
@@ -713,7 +701,7 @@ static const char *section_line(struct load *ld, char *t)
 	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ||
 	    (*rest && *rest != ';' && *rest != '#')) {
 		error_at(ld, ld->lineno, "malformed section header '%s'",
-			 show(esc, t));
+			 log_show(esc, t));
 		return "";
 	}
 	*end = '\0';
@@ -721,7 +709,7 @@ static const char *section_line(struct load *ld, char *t)
 		if (strcasecmp(t + 1, sections[i]) == 0)
 			ld->sect = (int)i;
 	if (ld->sect == SECT_BAD)
-		error_at(ld, ld->lineno, "unknown section [%s]", show(esc, t + 1));
+		error_at(ld, ld->lineno, "unknown section [%s]", log_show(esc, t + 1));
 	*end = ']';
 	end[1] = '\0';
 	return t;
@@ -739,7 +727,7 @@ static const char *key_line(struct load *ld, char *t)
 			break;
 	if (*p != '=' && *p != ':') {
 		error_at(ld, ld->lineno, "expected 'key = value', got '%s'",
-			 show(esc, t));
+			 log_show(esc, t));
 		ld->chain = CHAIN_SKIP;
 		return "";
 	}
@@ -868,7 +856,7 @@ static int conf_handler(void *user, const char *section, const char *name,
 	ld->last_key = -1;
 	if (ld->sect == SECT_NONE) {
 		error_at(ld, ld->lineno, "key '%s' outside of any section",
-			 show(esc, name));
+			 log_show(esc, name));
 		return 1;
 	}
 	if (ld->sect == SECT_BAD)
@@ -876,7 +864,7 @@ static int conf_handler(void *user, const char *section, const char *name,
 	i = find_key(ld->sect, name);
 	if (i < 0) {
 		error_at(ld, ld->lineno, "[%s] unknown key '%s'",
-			 sections[ld->sect], show(esc, name));
+			 sections[ld->sect], log_show(esc, name));
 	} else if (ld->key_line[i]) {
 		error_at(ld, ld->lineno, "[%s] duplicate key '%s' (first set "
 			 "at line %lu)", sections[ld->sect], keys[i].name,

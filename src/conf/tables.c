@@ -29,7 +29,6 @@
 #define LOCAL_MAX 64
 #define DOMAIN_MAX 255
 #define ADDR_MAX (LOCAL_MAX + 1 + DOMAIN_MAX)
-#define SHOW_MAX 80
 
 struct users {
 	struct strmap map;		/* lowercased address -> hash or NULL */
@@ -63,17 +62,6 @@ struct pending {
 	unsigned long line;		/* where the entry starts */
 	int bad;			/* an error was reported for it */
 };
-
-/* show - escaped, capped copy of s for an error message (dst: LOG_ESC_SIZE) */
-static const char *show(char *dst, const char *s)
-{
-	size_t n = strlen(s);
-
-	log_escape(dst, s, n > SHOW_MAX ? SHOW_MAX : n);
-	if (n > SHOW_MAX)
-		strcat(dst, "...");
-	return dst;
-}
 
 /* rd_error_at - append "path:line: message" to the errors */
 __attribute__((format(printf, 3, 4)))
@@ -251,11 +239,11 @@ static void users_line(struct users *u, struct reader *r, char *s)
 		s = trim(s);
 	}
 	if ((why = check_addr(s, 0)) != NULL) {
-		rd_error_at(r, r->lineno, "address '%s': %s", show(esc, s), why);
+		rd_error_at(r, r->lineno, "address '%s': %s", log_show(esc, s), why);
 		return;
 	}
 	if (hash && (*hash == '\0' || has_space_or_ctl(hash) || strchr(hash, ':'))) {
-		rd_error_at(r, r->lineno, "bad password hash for '%s'", show(esc, s));
+		rd_error_at(r, r->lineno, "bad password hash for '%s'", log_show(esc, s));
 		return;
 	}
 	if (hash && !(hash = strdup(hash)))
@@ -267,7 +255,7 @@ static void users_line(struct users *u, struct reader *r, char *s)
 	free(hash);
 	if (added < 0)
 		goto oom;
-	rd_error_at(r, r->lineno, "duplicate address '%s'", show(esc, s));
+	rd_error_at(r, r->lineno, "duplicate address '%s'", log_show(esc, s));
 	return;
 oom:
 	rd_error_at(r, r->lineno, "out of memory");
@@ -400,7 +388,7 @@ static void add_target(struct pending *p, struct reader *r, const char *t)
 	const char *why = check_target(t);
 
 	if (why) {
-		rd_error_at(r, r->lineno, "alias target '%s': %s", show(esc, t), why);
+		rd_error_at(r, r->lineno, "alias target '%s': %s", log_show(esc, t), why);
 		p->bad = 1;
 	} else if (entry_add(p, t) < 0) {
 		rd_error_at(r, r->lineno, "out of memory");
@@ -459,13 +447,13 @@ static void pending_finish(struct aliases *a, struct pending *p,
 		return;
 	if (!p->bad && p->e->n == 0)
 		rd_error_at(r, p->line, "alias '%s' has no targets",
-			    show(esc, p->name));
+			    log_show(esc, p->name));
 	else if (!p->bad)
 		added = strmap_put(&a->map, p->name, p->e);
 	if (added < 0)
 		rd_error_at(r, p->line, "out of memory");
 	else if (added == 0 && !p->bad && p->e->n)
-		rd_error_at(r, p->line, "duplicate alias '%s'", show(esc, p->name));
+		rd_error_at(r, p->line, "duplicate alias '%s'", log_show(esc, p->name));
 	if (added != 1)
 		entry_free(p->e);
 	free(p->name);
@@ -490,7 +478,7 @@ static void pending_start(struct pending *p, struct reader *r, char *s)
 	*colon = '\0';
 	name = trim(s);
 	if ((why = check_addr(name, 1)) != NULL) {
-		rd_error_at(r, r->lineno, "alias name '%s': %s", show(esc, name), why);
+		rd_error_at(r, r->lineno, "alias name '%s': %s", log_show(esc, name), why);
 		return;
 	}
 	lower(name);

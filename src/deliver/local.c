@@ -12,6 +12,7 @@
  * file in tmp/ or new/.
  */
 #include "deliver/local.h"
+#include "util/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -161,23 +162,6 @@ static int open_maildir(int mail_fd, const char *domain, const char *mailbox,
 		close(dfd);
 	errno = e;
 	return rc;
-}
-
-/* write_all - write n bytes, retrying short writes and EINTR */
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 /* crlf_to_lf - convert in[0..n) into out, carrying a trailing CR in *held;

@@ -29,6 +29,7 @@
  * the message is unlinked before its .done file.
  */
 #include "queue/queue.h"
+#include "util/fsutil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -143,23 +144,6 @@ static const char b62[] =
 	"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /* ---------------------------------------------------------------- util */
-
-/* write_all - write n bytes, retrying short writes and EINTR */
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 /* pread_full - read exactly n bytes at off; a short file is EIO */
 static int pread_full(int fd, void *p, size_t n, off_t off)

@@ -51,6 +51,7 @@
  * (log_escape) before they are shown; nothing is written to stdout.
  */
 #include "sendmail/sendmail.h"
+#include "util/fsutil.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1065,22 +1066,6 @@ static int tmp_open(void)
 	if (fd >= 0)
 		unlink(path);
 	return fd;
-}
-
-/* write_all - write the whole buffer to fd; 0 or -1 */
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* spool_put - move chunk into the spool: memory first, then the file */

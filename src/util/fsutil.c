@@ -1,6 +1,6 @@
 /* fsutil - file-system helpers.
  *
- * Public: mkdir_p.
+ * Public: mkdir_p, write_all.
  */
 #include "util/fsutil.h"
 
@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* mkdir_p - mkdir -p */
 int mkdir_p(const char *path, mode_t mode)
@@ -33,4 +34,22 @@ int mkdir_p(const char *path, mode_t mode)
 	}
 	free(p);
 	return rc;
+}
+
+/* write_all - write everything, retrying short writes and EINTR */
+int write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
 }

@@ -1,6 +1,6 @@
 /* log - key=value event lines on stderr.
  *
- * Public: log_set_level, log_msg, log_escape.
+ * Public: log_set_level, log_msg, log_escape, log_show.
  * Each line is "<ISO time> <level> <text>\n", written with a single write(2).
  */
 #include "util/log.h"
@@ -82,5 +82,16 @@ char *log_escape(char *dst, const void *src, size_t n)
 		o += k;
 	}
 	dst[o] = '\0';
+	return dst;
+}
+
+/* log_show - escaped, capped copy of s for an error message */
+const char *log_show(char *dst, const char *s)
+{
+	size_t n = strlen(s);
+
+	log_escape(dst, s, n > LOG_SHOW_MAX ? LOG_SHOW_MAX : n);
+	if (n > LOG_SHOW_MAX)
+		strcat(dst, "...");
 	return dst;
 }

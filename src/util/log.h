@@ -29,4 +29,9 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
  * such); the output is capped and ends in "..." when cut.  Returns dst. */
 char *log_escape(char *dst, const void *src, size_t n);
 
+/* log_show - a short escaped quote of the C string s for an error message:
+ * at most LOG_SHOW_MAX bytes of it, then "..." (dst: LOG_ESC_SIZE bytes) */
+#define LOG_SHOW_MAX 80
+const char *log_show(char *dst, const char *s);
+
 #endif

@@ -4,7 +4,7 @@
 set -eu
 mode=${1:-run}
 build="gcc make pkg-config libevent-dev libssl-dev libc-ares-dev libcrypt-dev libinih-dev"
-test_pkgs="libcmocka-dev python3 swaks curl dnsmasq-base postfix openssl strace bsd-mailx util-linux"
+test_pkgs="libcmocka-dev python3 swaks curl dnsmasq-base postfix openssl strace bsd-mailx util-linux msmtp"
 want=$build
 [ "$mode" = test ] && want="$build $test_pkgs"
 

@@ -1,6 +1,9 @@
-/* session - one SMTP server session.
+/* session - one SMTP server session: the command state machine, DATA and
+ * BDAT, the connection (STARTTLS and AUTH live in session_auth.c; the
+ * shared private declarations in session_int.h).
  *
- * Public: session_new, session_shutdown, session_kill, session_peer.
+ * Public: session_new, session_shutdown, session_kill, session_peer,
+ * session_closing.
  *
  * The command table (cmds[]) carries the policy of every verb: flags for
  * sequencing (hello first, MAIL first, a recipient first), whether the
@@ -21,6 +24,7 @@
  *   output by OUT_HIGH, message bytes by the queue backlog limit.
  */
 #include "server/session.h"
+#include "server/session_int.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -34,16 +38,12 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <sys/un.h>
 
-#include "auth/passwd.h"
 #include "auth/sasl.h"
 #include "conf/config.h"
 #include "conf/tables.h"
-#include "tls/tlsctx.h"
-#include "util/work.h"
 #include "net/listen.h"
 #include "queue/queue.h"
 #include "server/policy.h"
@@ -57,111 +57,11 @@
 #include "util/buf.h"
 #include "util/log.h"
 
-#define CMD_LINE_MAX 512	/* RFC 5321 4.5.3.1.4, CRLF included */
-#define PATH_LINE_MAX 2048	/* MAIL/RCPT with ESMTP parameters */
-#define FLOOD_MAX (1u << 20)	/* no LF within this: 421 and close */
-#define JUNK_MAX 100		/* NOOP/RSET/VRFY/... per message */
-#define HOPS_MAX 100		/* RFC 5321 6.3 */
-#define DATA_BLOCK 1024		/* DATA/BDAT deadline is per block */
-#define IN_HIGH (256u << 10)
-#define OUT_HIGH (256u << 10)
-#define CLOSE_LINGER 10		/* seconds to flush the last reply */
-#define DRAIN_LINGER 2		/* seconds to swallow input after it */
-
-enum sess_state {
-	ST_GREET,	/* greet_pause: waiting before the banner */
-	ST_CMD,		/* reading commands */
-	ST_AUTH,	/* reading an AUTH response line (RFC 4954 4) */
-	ST_VERIFY,	/* password check in flight, or the failure delay */
-	ST_DATA,	/* reading DATA content */
-	ST_BDAT,	/* reading a BDAT chunk */
-	ST_COMMIT,	/* waiting for the queue */
-	ST_CLOSING,	/* last reply on its way out */
-};
-
 static const char *const state_names[] = {
 	"greet", "command", "auth", "verify", "data", "bdat", "commit", "closing"
 };
 
-enum auth_step { AS_NONE, AS_PLAIN, AS_LOGIN_USER, AS_LOGIN_PASS };
-
 static const char *const role_names[] = { "mx", "submission", "submissions", "local" };
-
-/* The mail transaction (RFC 5321 3.3): reset by RSET, HELO/EHLO, or the
- * end of a message. */
-struct transaction {
-	int active;			/* MAIL accepted */
-	struct envelope env;
-	struct mail_params mp;
-	unsigned rcpt_cmds;		/* accepted RCPT commands */
-	int bdat;			/* BDAT used */
-	struct qmsg *msg;		/* open spool message (owns the envelope then) */
-	char qid[QID_MAX + 1];		/* kept: the envelope moves into the queue */
-	char *sender;			/* kept for the log line */
-	struct data_dec dec;
-	unsigned long long size;	/* message bytes received */
-	int too_big;
-	unsigned long long chunk_left;	/* BDAT bytes still to read */
-	unsigned long long chunk_size;	/* size of the current chunk */
-	int chunk_last;
-	enum reply_id chunk_error;	/* chunk is read and dropped, then this */
-};
-
-struct session {
-	struct server *srv;
-	struct config *cfg;
-	struct bufferevent *bev;
-	struct event *timer;
-	char id[20];
-	char ip[64];
-	struct sockaddr_storage peer;
-	enum listen_role role;
-	long peer_uid;			/* ROLE_LOCAL: the client's uid, else -1 */
-	enum sess_state state;
-	int tls;			/* TLS is on */
-	int tls_ready;			/* ... and its handshake is done */
-	char tls_info[96];		/* "TLSv1.3 TLS_AES_256_GCM_SHA384" */
-	char *auth_user;		/* authenticated identity (lowercased) */
-	unsigned auth_failures;
-	enum auth_step auth_step;
-	char *login_user;		/* AUTH LOGIN: the name, waiting for the password */
-	enum reply_id auth_result;	/* ST_VERIFY: reply to send when the delay ends */
-	enum reply_id discard_reply;	/* reply after an over-long line is skipped */
-	char *helo;			/* NULL until HELO/EHLO */
-	int esmtp;
-	unsigned errors;
-	unsigned junk;
-	int trace;
-	int discarding;			/* skipping the rest of a long line */
-	size_t discarded;
-	int cmd_armed;			/* command deadline running */
-	unsigned long long block_bytes;	/* DATA bytes since the deadline moved */
-	int out_blocked;		/* output over OUT_HIGH */
-	int paused;			/* waiting for the queue backlog */
-	int eof;			/* client closed its side */
-	int shutdown;			/* server stopping */
-	unsigned pending;		/* async callbacks outstanding (commit, verify) */
-	int dead;			/* destroyed while callbacks were pending */
-	int lingering;			/* output done, swallowing input before close */
-	unsigned long long messages;
-	buf_t dbuf;			/* decoded DATA bytes on their way to the queue */
-	struct transaction tx;
-};
-
-union cmd_args {
-	struct {
-		struct smtp_path path;
-		struct mail_params mp;
-	} mail;
-	struct {
-		struct smtp_path path;
-		struct rcpt_params rp;
-	} rcpt;
-	struct {
-		unsigned long long size;
-		int last;
-	} bdat;
-};
 
 enum cmd_flags {
 	CF_HELO = 1,	/* needs HELO/EHLO first */
@@ -179,15 +79,12 @@ struct cmd_def {
 	void (*proceed)(struct session *s, const struct smtp_cmd *c, union cmd_args *a);
 };
 
-static void process(struct session *s);
-static void begin_close(struct session *s);
-static void session_destroy(struct session *s);
 static void on_read(struct bufferevent *bev, void *arg);
 static void on_write(struct bufferevent *bev, void *arg);
 static void on_event(struct bufferevent *bev, short what, void *arg);
 
 /* set_state - the only place the state changes */
-static void set_state(struct session *s, enum sess_state st)
+void set_state(struct session *s, enum sess_state st)
 {
 	if (s->state != st)
 		log_debug("state sid=%s from=%s to=%s", s->id, state_names[s->state],
@@ -196,7 +93,7 @@ static void set_state(struct session *s, enum sess_state st)
 }
 
 /* trace_line - log one command or reply line when tracing */
-static void trace_line(struct session *s, const char *dir, const char *p, size_t n)
+void trace_line(struct session *s, const char *dir, const char *p, size_t n)
 {
 	char esc[LOG_ESC_SIZE];
 
@@ -205,7 +102,7 @@ static void trace_line(struct session *s, const char *dir, const char *p, size_t
 }
 
 /* reply - send a reply from the table; 4xx/5xx count as errors */
-static void reply(struct session *s, enum reply_id id, const char *a1, const char *a2)
+void reply(struct session *s, enum reply_id id, const char *a1, const char *a2)
 {
 	buf_t b;
 	int code = reply_code(id);
@@ -238,13 +135,13 @@ static void reply(struct session *s, enum reply_id id, const char *a1, const cha
 }
 
 /* reply_host - a reply whose text starts with the hostname */
-static void reply_host(struct session *s, enum reply_id id)
+void reply_host(struct session *s, enum reply_id id)
 {
 	reply(s, id, s->cfg->hostname, NULL);
 }
 
 /* arm_timer - (re)start the session deadline */
-static void arm_timer(struct session *s, unsigned seconds)
+void arm_timer(struct session *s, unsigned seconds)
 {
 	struct timeval tv = { (time_t)seconds, 0 };
 
@@ -252,7 +149,7 @@ static void arm_timer(struct session *s, unsigned seconds)
 }
 
 /* tx_reset - forget the transaction; an open message is dropped */
-static void tx_reset(struct session *s)
+void tx_reset(struct session *s)
 {
 	struct transaction *t = &s->tx;
 
@@ -266,7 +163,7 @@ static void tx_reset(struct session *s)
 }
 
 /* begin_close - stop reading, flush what was replied, then free */
-static void begin_close(struct session *s)
+void begin_close(struct session *s)
 {
 	struct timeval now = { 0, 0 };
 
@@ -320,20 +217,6 @@ static enum reply_id check_hello(struct session *s, const struct smtp_cmd *c, un
 	(void)s;
 	(void)a;
 	return helo_valid(c->arg, c->arglen) ? R_NONE : R_BAD_HELO;
-}
-
-/* starttls_offered - STARTTLS can be used now (RFC 3207) */
-static int starttls_offered(const struct session *s)
-{
-	return s->cfg->tls_ctx && !s->tls && s->role != ROLE_LOCAL;
-}
-
-/* auth_offered - AUTH can be used now (RFC 4954 4: only over TLS unless
- * the administrator allows plaintext) */
-static int auth_offered(const struct session *s)
-{
-	return s->cfg->users && s->role != ROLE_LOCAL &&
-	       (s->tls || s->cfg->allow_plaintext_auth);
 }
 
 /* proceed_hello - HELO/EHLO: a new session state, the transaction reset */
@@ -733,334 +616,13 @@ static void proceed_quit(struct session *s, const struct smtp_cmd *c, union cmd_
 	begin_close(s);
 }
 
-/* check_starttls - RFC 3207 4: not twice, no argument */
-static enum reply_id check_starttls(struct session *s, const struct smtp_cmd *c, union cmd_args *a)
-{
-	(void)a;
-	if (s->tls)
-		return R_TLS_ACTIVE;
-	if (!starttls_offered(s))
-		return R_UNKNOWN;
-	return c->arglen ? R_BAD_ARGS : R_NONE;
-}
-
 /* take_bufferevent - make bev the session's connection */
-static void take_bufferevent(struct session *s, struct bufferevent *bev)
+void take_bufferevent(struct session *s, struct bufferevent *bev)
 {
 	s->bev = bev;
 	bufferevent_setcb(bev, on_read, on_write, on_event, s);
 	bufferevent_setwatermark(bev, EV_READ, 0, IN_HIGH);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
-}
-
-/* forget_session - RFC 3207 4.2: after TLS starts, nothing said before
- * counts (HELO, AUTH, the transaction) */
-static void forget_session(struct session *s)
-{
-	tx_reset(s);
-	free(s->helo);
-	s->helo = NULL;
-	s->esmtp = 0;
-	free(s->auth_user);
-	s->auth_user = NULL;
-	s->discarding = 0;
-}
-
-/* proceed_starttls - 220, then the handshake; whatever the client sent
- * after STARTTLS in the clear is thrown away (CVE-2011-0411) */
-static void proceed_starttls(struct session *s, const struct smtp_cmd *c, union cmd_args *a)
-{
-	struct evbuffer *in = bufferevent_get_input(s->bev);
-	size_t junk = evbuffer_get_length(in);
-	SSL *ssl = SSL_new(s->cfg->tls_ctx);
-	struct bufferevent *tb;
-
-	(void)c;
-	(void)a;
-	if (!ssl) {
-		reply(s, R_TLS_UNAVAILABLE, NULL, NULL);
-		return;
-	}
-	reply(s, R_STARTTLS_GO, NULL, NULL);
-	if (junk) {
-		log_warn("starttls sid=%s client=%s discarded=%zu reason=\"plaintext after STARTTLS\"",
-			 s->id, s->ip, junk);
-		evbuffer_drain(in, junk);
-	}
-	tb = bufferevent_openssl_filter_new(server_base(s->srv), s->bev, ssl,
-					    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-	if (!tb) {
-		SSL_free(ssl);
-		begin_close(s);
-		return;
-	}
-	bufferevent_openssl_set_allow_dirty_shutdown(tb, 1);
-	forget_session(s);
-	s->tls = 1;
-	take_bufferevent(s, tb);
-}
-
-/* check_auth - RFC 4954 4: after EHLO, once, outside a transaction, over
- * TLS (unless allowed), a mechanism we know */
-static enum reply_id check_auth(struct session *s, const struct smtp_cmd *c, union cmd_args *a)
-{
-	size_t n = 0;
-
-	(void)a;
-	if (!s->esmtp)
-		return R_NEED_HELLO;
-	if (s->auth_user)
-		return R_AUTH_TWICE;
-	if (s->tx.active)
-		return R_AUTH_IN_TX;
-	if (!s->cfg->users || s->role == ROLE_LOCAL)
-		return R_AUTH_UNAVAILABLE;
-	if (!s->tls && !s->cfg->allow_plaintext_auth)
-		return R_NEED_TLS;
-	while (n < c->arglen && c->arg[n] != ' ' && c->arg[n] != '\t')
-		n++;
-	if ((n == 5 && strncasecmp(c->arg, "PLAIN", 5) == 0) ||
-	    (n == 5 && strncasecmp(c->arg, "LOGIN", 5) == 0))
-		return R_NONE;
-	return c->arglen ? R_AUTH_MECH : R_BAD_ARGS;
-}
-
-/* auth_end - leave the AUTH exchange with a reply */
-static void auth_end(struct session *s, enum reply_id r)
-{
-	s->auth_step = AS_NONE;
-	if (s->login_user) {
-		sasl_wipe(s->login_user, strlen(s->login_user));
-		free(s->login_user);
-		s->login_user = NULL;
-	}
-	set_state(s, ST_CMD);
-	reply(s, r, NULL, NULL);
-}
-
-/* sasl_reply - the reply for a SASL decoding error */
-static enum reply_id sasl_reply(enum sasl_err e)
-{
-	return e == SASL_CANCEL ? R_AUTH_CANCEL : R_AUTH_BAD;
-}
-
-struct verify_job {
-	struct session *s;
-	char *user;		/* lowercased authcid */
-	char *hash;		/* NULL: unknown user */
-	char *password;
-	int deny;		/* authzid names someone else */
-	int ok;
-};
-
-/* verify_work - the slow part, on a worker thread */
-static void verify_work(void *arg)
-{
-	struct verify_job *j = arg;
-
-	if (j->hash && !j->deny)
-		j->ok = passwd_verify(j->password, j->hash);
-	else
-		passwd_dummy_verify(j->password);	/* same time either way */
-	sasl_wipe(j->password, strlen(j->password));
-}
-
-/* auth_fail_done - the failure delay is over: answer */
-static void auth_fail_done(struct session *s)
-{
-	set_state(s, ST_CMD);
-	reply(s, R_AUTH_FAILED, NULL, NULL);
-	if (s->auth_failures >= s->cfg->max_auth_failures) {
-		reply_host(s, R_AUTH_BLOCKED);
-		begin_close(s);
-		return;
-	}
-	process(s);
-}
-
-/* verify_done - back on the loop thread */
-static void verify_done(void *arg)
-{
-	struct verify_job *j = arg;
-	struct session *s = j->s;
-	char esc[LOG_ESC_SIZE];
-
-	s->pending--;
-	if (s->dead) {
-		session_destroy(s);
-	} else if (j->ok) {
-		log_info("auth sid=%s client=%s user=%s status=ok", s->id, s->ip,
-			 log_escape(esc, j->user, strlen(j->user)));
-		s->auth_user = j->user;
-		j->user = NULL;
-		set_state(s, ST_CMD);
-		reply(s, R_AUTH_OK, NULL, NULL);
-		process(s);
-	} else {
-		log_info("auth sid=%s client=%s user=%s status=failed failures=%u", s->id, s->ip,
-			 log_escape(esc, j->user, strlen(j->user)), s->auth_failures + 1);
-		s->auth_failures++;
-		server_auth_failure(s->srv, (const struct sockaddr *)&s->peer);
-		arm_timer(s, s->auth_failures - 1);	/* slower at each failure */
-	}
-	free(j->user);
-	free(j->hash);
-	free(j->password);
-	free(j);
-}
-
-/* auth_verify - check the credentials off the loop thread */
-static void auth_verify(struct session *s, const char *authzid, const char *authcid,
-			const char *password)
-{
-	struct verify_job *j = calloc(1, sizeof(*j));
-	const char *hash;
-	char *p;
-
-	if (!j || !(j->user = strdup(authcid)) || !(j->password = strdup(password))) {
-		if (j) {
-			free(j->user);
-			free(j);
-		}
-		auth_end(s, R_LOCAL_ERROR);
-		return;
-	}
-	for (p = j->user; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	j->s = s;
-	j->deny = authzid[0] && strcasecmp(authzid, authcid) != 0;
-	hash = users_hash(s->cfg->users, j->user);
-	j->hash = hash ? strdup(hash) : NULL;
-	s->auth_step = AS_NONE;
-	set_state(s, ST_VERIFY);
-	evtimer_del(s->timer);
-	s->pending++;
-	if (workpool_submit(server_workpool(s->srv), verify_work, verify_done, j) < 0) {
-		s->pending--;
-		free(j->user);
-		free(j->hash);
-		sasl_wipe(j->password, strlen(j->password));
-		free(j->password);
-		free(j);
-		auth_end(s, R_LOCAL_ERROR);
-	}
-}
-
-/* auth_plain - one PLAIN response (RFC 4616) */
-static void auth_plain(struct session *s, const char *p, size_t n)
-{
-	struct sasl_creds cr;
-	enum sasl_err e = sasl_plain(p, n, &cr);
-
-	if (e != SASL_OK)
-		auth_end(s, sasl_reply(e));
-	else
-		auth_verify(s, cr.authzid, cr.authcid, cr.password);
-	sasl_wipe(&cr, sizeof(cr));
-}
-
-/* auth_login - one LOGIN response: the user name, then the password */
-static void auth_login(struct session *s, const char *p, size_t n)
-{
-	char field[SASL_FIELD_MAX + 1];
-	enum sasl_err e = sasl_login_field(p, n, field);
-
-	if (e != SASL_OK) {
-		auth_end(s, sasl_reply(e));
-	} else if (!s->login_user) {
-		s->login_user = strdup(field);
-		if (!s->login_user) {
-			auth_end(s, R_LOCAL_ERROR);
-		} else {
-			s->auth_step = AS_LOGIN_PASS;
-			set_state(s, ST_AUTH);
-			reply(s, R_AUTH_CHALLENGE, "UGFzc3dvcmQ6", NULL);	/* "Password:" */
-		}
-	} else {
-		char *user = s->login_user;
-
-		s->login_user = NULL;
-		auth_verify(s, "", user, field);
-		free(user);
-	}
-	sasl_wipe(field, sizeof(field));
-}
-
-/* proceed_auth - AUTH <mechanism> [initial-response] */
-static void proceed_auth(struct session *s, const struct smtp_cmd *c, union cmd_args *a)
-{
-	int plain = strncasecmp(c->arg, "PLAIN", 5) == 0;
-	const char *ir = c->arg + 5;
-	size_t irlen = c->arglen - 5;
-
-	(void)a;
-	while (irlen && (*ir == ' ' || *ir == '\t')) {
-		ir++;
-		irlen--;
-	}
-	if (server_auth_blocked(s->srv, (const struct sockaddr *)&s->peer)) {
-		reply_host(s, R_AUTH_BLOCKED);
-		begin_close(s);
-		return;
-	}
-	s->auth_step = plain ? AS_PLAIN : AS_LOGIN_USER;
-	if (irlen) {
-		if (plain)
-			auth_plain(s, ir, irlen);
-		else
-			auth_login(s, ir, irlen);
-		return;
-	}
-	set_state(s, ST_AUTH);
-	reply(s, R_AUTH_CHALLENGE, plain ? "" : "VXNlcm5hbWU6", NULL);	/* "Username:" */
-}
-
-/* step_auth - read one AUTH response line (up to SASL_LINE_MAX) */
-static int step_auth(struct session *s, struct evbuffer *in)
-{
-	char *line;
-	size_t avail = evbuffer_get_length(in), want;
-	const char *data;
-	struct lr_line l;
-
-	if (avail == 0)
-		return 0;
-	want = avail < SASL_LINE_MAX + 2 ? avail : SASL_LINE_MAX + 2;
-	data = (const char *)evbuffer_pullup(in, (ev_ssize_t)want);
-	switch (lr_scan(data, want, SASL_LINE_MAX + 2, &l)) {
-	case LR_NEED_MORE:
-		return 0;
-	case LR_TOO_LONG:
-		s->discarding = 1;
-		s->discarded = 0;
-		s->discard_reply = R_AUTH_LINE_TOO_LONG;
-		s->auth_step = AS_NONE;
-		set_state(s, ST_CMD);
-		return 1;
-	case LR_LINE:
-		break;
-	}
-	line = malloc(l.len + 1);
-	if (!line) {
-		evbuffer_drain(in, l.consumed);
-		auth_end(s, R_LOCAL_ERROR);
-		return 1;
-	}
-	memcpy(line, data, l.len);
-	line[l.len] = '\0';
-	sasl_wipe((void *)data, l.consumed);	/* the secret leaves the input buffer */
-	evbuffer_drain(in, l.consumed);
-	s->cmd_armed = 0;
-	trace_line(s, "in", "<authentication data>", 21);
-	if (l.has_nul)
-		auth_end(s, R_AUTH_BAD);
-	else if (s->auth_step == AS_PLAIN)
-		auth_plain(s, line, l.len);
-	else
-		auth_login(s, line, l.len);
-	sasl_wipe(line, l.len);
-	free(line);
-	return 1;
 }
 
 #define SIMPLE_REPLY(fn, id) \
@@ -1454,7 +1016,7 @@ static int output_high(struct session *s)
 }
 
 /* process - run everything the buffered input allows */
-static void process(struct session *s)
+void process(struct session *s)
 {
 	struct evbuffer *in;
 	int more = 1;
@@ -1540,32 +1102,6 @@ static void on_write(struct bufferevent *bev, void *arg)
 		s->out_blocked = 0;
 		process(s);
 	}
-}
-
-/* tls_established - the TLS handshake is done */
-static void tls_established(struct session *s, struct bufferevent *bev)
-{
-	SSL *ssl = bufferevent_openssl_get_ssl(bev);
-	const char *sni = ssl ? tls_sni(ssl) : NULL;
-	char esc[LOG_ESC_SIZE];
-
-	s->tls_ready = 1;
-	if (ssl)
-		tls_describe(ssl, s->tls_info, sizeof(s->tls_info));
-	log_info("tls sid=%s client=%s version=\"%s\" sni=\"%s\"", s->id, s->ip, s->tls_info,
-		 sni ? log_escape(esc, sni, strlen(sni)) : "");
-}
-
-/* log_tls_error - why a TLS connection failed (handshake garbage etc.) */
-static void log_tls_error(struct session *s, struct bufferevent *bev)
-{
-	unsigned long e = bufferevent_get_openssl_error(bev);
-	char why[256] = "connection error";
-
-	if (e)
-		ERR_error_string_n(e, why, sizeof(why));
-	log_info("tls sid=%s client=%s status=failed error=\"%s\"", s->id, s->ip, why);
-	ERR_clear_error();
 }
 
 /* on_event - EOF or error on the connection */
@@ -1740,7 +1276,7 @@ struct session *session_new(struct server *srv, int fd, const struct sockaddr *s
 }
 
 /* session_destroy - free everything (deferred while a commit is pending) */
-static void session_destroy(struct session *s)
+void session_destroy(struct session *s)
 {
 	if (s->tx.msg)
 		tx_reset(s);

@@ -142,6 +142,18 @@ static int plain_split(const char *m, size_t n, struct sasl_creds *out)
 	return 0;
 }
 
+/* response_check - what every response line must pass: "*" cancels, the
+ * length limit, strict base64 (*n: the decoded length) */
+static enum sasl_err response_check(const char *line, size_t len, long *n)
+{
+	if (is_cancel(line, len))
+		return SASL_CANCEL;
+	if (len > SASL_LINE_MAX)
+		return SASL_BAD_MESSAGE;
+	*n = b64_check(line, len);
+	return *n < 0 ? SASL_BAD_BASE64 : SASL_OK;
+}
+
 /* sasl_plain - parse one PLAIN response line into out */
 enum sasl_err sasl_plain(const char *line, size_t len, struct sasl_creds *out)
 {
@@ -150,13 +162,9 @@ enum sasl_err sasl_plain(const char *line, size_t len, struct sasl_creds *out)
 	long n;
 
 	sasl_wipe(out, sizeof(*out));
-	if (is_cancel(line, len))
-		return SASL_CANCEL;
-	if (len > SASL_LINE_MAX)
-		return SASL_BAD_MESSAGE;
-	n = b64_check(line, len);
-	if (n < 0)
-		return SASL_BAD_BASE64;
+	r = response_check(line, len, &n);
+	if (r != SASL_OK)
+		return r;
 	if (n > PLAIN_MSG_MAX)
 		return SASL_BAD_MESSAGE;
 	if (sasl_b64_decode(line, len, msg, sizeof(msg)) != n)
@@ -172,16 +180,13 @@ enum sasl_err sasl_plain(const char *line, size_t len, struct sasl_creds *out)
 /* sasl_login_field - one LOGIN response (user name or password) into dst */
 enum sasl_err sasl_login_field(const char *line, size_t len, char *dst)
 {
+	enum sasl_err r;
 	long n;
 
 	dst[0] = '\0';
-	if (is_cancel(line, len))
-		return SASL_CANCEL;
-	if (len > SASL_LINE_MAX)
-		return SASL_BAD_MESSAGE;
-	n = b64_check(line, len);
-	if (n < 0)
-		return SASL_BAD_BASE64;
+	r = response_check(line, len, &n);
+	if (r != SASL_OK)
+		return r;
 	if (n == 0 || n > SASL_FIELD_MAX)
 		return SASL_BAD_MESSAGE;
 	if (sasl_b64_decode(line, len, dst, SASL_FIELD_MAX + 1) != n) {

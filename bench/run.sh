@@ -1,12 +1,16 @@
 #!/bin/bash
 # bench/run.sh - throughput and peak memory of mailport serve with local
 # delivery on, driven by Postfix's smtp-source, next to smtp-sink (a
-# protocol-only sink that stores nothing) as the machine's ceiling.
+# protocol-only sink that stores nothing) as the machine's ceiling and a
+# throwaway Postfix instance (bench/postfix.sh) with the same load and its
+# default durability.
 #
 #   bench/run.sh [SESSIONS] [MESSAGES] [SIZE_BYTES] [ROUNDS]
 #
-# Runs ROUNDS rounds alternating sink and mailport and prints the medians.
-# Loopback only.  Needs build/mailport (make), smtp-source and smtp-sink.
+# Runs ROUNDS rounds of sink, mailport and Postfix and prints the medians.
+# Loopback only.  Needs build/mailport (make), smtp-source and smtp-sink; the
+# Postfix round needs root and postfix installed (else it is skipped, or
+# BENCH_POSTFIX=0 skips it).
 set -eu
 S=${1:-50}
 M=${2:-5000}
@@ -15,6 +19,13 @@ R=${4:-3}
 BIN=${MAILPORT_BIN:-build/mailport}
 PORT=${BENCH_PORT:-2790}
 SINKPORT=$((PORT + 1))
+PFXPORT=$((PORT + 2))
+PFXBENCH=$(dirname "$0")/postfix.sh
+PFX=${BENCH_POSTFIX:-1}
+if [ "$PFX" = 1 ] && { [ "$(id -u)" != 0 ] || ! command -v postfix >/dev/null; }; then
+	echo "postfix round skipped: needs root and postfix" >&2
+	PFX=0
+fi
 work=$(mktemp -d /tmp/mailport-bench.XXXXXX)
 chmod 0755 "$work"
 trap 'kill $(cat "$work"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -75,11 +86,18 @@ CONF
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
 
 : > "$work/sink.txt"; : > "$work/acc.txt"; : > "$work/del.txt"; : > "$work/mem.txt"
+: > "$work/pacc.txt"; : > "$work/pdel.txt"; : > "$work/prss.txt"; : > "$work/ppss.txt"
 round=0
 while [ $round -lt "$R" ]; do
 	run_sink >> "$work/sink.txt"
 	set -- $(run_mailport)
 	echo "$1" >> "$work/acc.txt"; echo "$2" >> "$work/del.txt"; echo "$3" >> "$work/mem.txt"
+	if [ "$PFX" = 1 ]; then
+		set -- $(POSTFIX_PORT=$PFXPORT "$PFXBENCH" -q "$S" "$M" "$SZ")
+		[ $# = 4 ] || { echo "postfix round failed" >&2; exit 1; }
+		echo "$1" >> "$work/pacc.txt"; echo "$2" >> "$work/pdel.txt"
+		echo "$3" >> "$work/prss.txt"; echo "$4" >> "$work/ppss.txt"
+	fi
 	round=$((round + 1))
 done
 sink=$(median < "$work/sink.txt"); acc=$(median < "$work/acc.txt")
@@ -90,3 +108,11 @@ echo "mailport accepted (fsync'd)   : $acc msg/s (median)"
 echo "mailport delivered to Maildir : $del msg/s (median, accept start to last delivery)"
 echo "mailport peak RSS             : $mem KiB (median VmHWM)"
 echo "$acc $sink" | awk '{printf "mailport/sink ratio           : %.2f\n", $1 / $2}'
+[ "$PFX" = 1 ] || exit 0
+pacc=$(median < "$work/pacc.txt"); pdel=$(median < "$work/pdel.txt")
+prss=$(median < "$work/prss.txt"); ppss=$(median < "$work/ppss.txt")
+echo "postfix accepted (fsync'd)    : $pacc msg/s (median)"
+echo "postfix delivered to Maildir  : $pdel msg/s (median, accept start to last delivery)"
+echo "postfix peak RSS              : $prss KiB (median of the peak sum over its processes; PSS $ppss KiB)"
+echo "$acc $pacc $del $pdel" |
+	awk '{printf "mailport/postfix ratio        : %.2f accepted, %.2f delivered\n", $1 / $2, $3 / $4}'

@@ -162,10 +162,10 @@ void workpool_free(struct workpool *p)
 	pthread_mutex_unlock(&p->lock);
 	for (i = 0; i < p->nthreads; i++)
 		pthread_join(p->threads[i], NULL);
-	if (p->ev)
+	if (p->ev) {
 		run_finished(p);
-	if (p->ev)
 		event_free(p->ev);
+	}
 	free(p->threads);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);

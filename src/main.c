@@ -26,6 +26,7 @@
 #include <openssl/crypto.h>
 
 #include "conf/config.h"
+#include "conf/tables.h"
 #include "net/listen.h"
 #include "queue/queue.h"
 #include "server/server.h"
@@ -59,19 +60,24 @@ struct daemon {
 	pthread_mutex_t lock;
 	struct config *reloaded;	/* handed over by the reload thread */
 	buf_t reload_errors;
-	int reloading;
+	pthread_t reload_thr;
+	int reloading;			/* a reload thread runs (loop thread only) */
+	int stopping;			/* SIGTERM/SIGINT seen */
+	int drained;			/* ... and every session is gone */
 };
 
 /* usage - the command summary */
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: mailport serve [-c FILE]        run the mail server (foreground)\n"
-		   "       mailport check-config [-c FILE] validate a config file\n"
+	fprintf(f, "usage: mailport serve [-c FILE | --defaults]  run the mail server (foreground)\n"
+		   "       mailport check-config [-c FILE | --defaults]  validate a config file\n"
 		   "       mailport passwd [-m yescrypt|sha512]\n"
 		   "                                        hash a password (terminal or stdin) for the users file\n"
 		   "       mailport sendmail [-t] [-i] [-f sender] [-F name] [rcpt...]\n"
 		   "                                        queue a message read on stdin (also as 'sendmail')\n"
-		   "       mailport version                 versions of mailport and its libraries\n");
+		   "       mailport version                 versions of mailport and its libraries\n"
+		   "The config is -c FILE, else $MAILPORT_CONFIG, else " CONFIG_DEFAULT_PATH
+		   " when it exists,\nelse the embedded default (--defaults: always the embedded default).\n");
 }
 
 /* load_config - load (with the TLS context when tls is set) and print
@@ -165,7 +171,17 @@ static int same_listeners(const struct config *a, const struct config *b)
 	return 1;
 }
 
-/* on_reload_done - swap in the new config (loop thread) */
+/* maybe_exit - the last step of the stop sequence: once the sessions are
+ * drained (their commits finished) and no reload is in flight, leave the
+ * loop; the queue and the server are freed after it */
+static void maybe_exit(struct daemon *d)
+{
+	if (d->stopping && d->drained && !d->reloading)
+		event_base_loopexit(d->base, NULL);
+}
+
+/* on_reload_done - join the reload thread, swap in the new config (loop
+ * thread) */
 static void on_reload_done(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
@@ -174,13 +190,22 @@ static void on_reload_done(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	pthread_join(d->reload_thr, NULL);
 	pthread_mutex_lock(&d->lock);
 	c = d->reloaded;
 	d->reloaded = NULL;
 	err = d->reload_errors;
 	buf_init(&d->reload_errors);
-	d->reloading = 0;
 	pthread_mutex_unlock(&d->lock);
+	d->reloading = 0;
+	if (d->stopping) {
+		log_info("reload status=dropped reason=\"stopping\"");
+		if (c)
+			config_unref(c);
+		buf_free(&err);
+		maybe_exit(d);
+		return;
+	}
 	if (!c) {
 		log_err("reload status=failed errors=\"%s\"", err.data ? err.data : "");
 		buf_free(&err);
@@ -197,35 +222,40 @@ static void on_reload_done(evutil_socket_t fd, short what, void *arg)
 	log_info("reload status=ok");
 }
 
-/* on_signal - SIGHUP reloads, SIGTERM/SIGINT stop */
-static void on_stopped(void *arg)
+/* on_drained - every session is gone: go on with the stop sequence */
+static void on_drained(void *arg)
 {
 	struct daemon *d = arg;
 
-	event_base_loopexit(d->base, NULL);
+	d->drained = 1;
+	maybe_exit(d);
 }
 
+/* on_signal - SIGHUP reloads (on a thread: the loop never waits for the
+ * disk); SIGTERM/SIGINT start the stop sequence: stop accepting, drain the
+ * sessions (grace period, commits finish), wait for a reload in flight,
+ * leave the loop, free */
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
-	pthread_t t;
 
 	(void)what;
 	if (sig == SIGHUP) {
-		if (d->reloading)
+		if (d->reloading || d->stopping)
 			return;
 		d->reloading = 1;
-		if (pthread_create(&t, NULL, reload_thread, d) != 0) {
+		if (pthread_create(&d->reload_thr, NULL, reload_thread, d) != 0) {
 			d->reloading = 0;
 			log_err("reload status=failed error=\"no thread\"");
-			return;
 		}
-		pthread_detach(t);
 		return;
 	}
+	if (d->stopping)
+		return;
+	d->stopping = 1;
 	log_info("stop signal=%d", (int)sig);
 	sd_notify_msg("STOPPING=1");
-	server_shutdown(d->srv, SHUTDOWN_GRACE, on_stopped, d);
+	server_shutdown(d->srv, SHUTDOWN_GRACE, on_drained, d);
 }
 
 /* local_socket - the sendmail socket <spool>/sendmail.sock: SMTP for local
@@ -248,7 +278,7 @@ static int local_socket(const struct config *c)
 	if (fd < 0)
 		return -1;
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    chmod(sun.sun_path, 0666) < 0 || listen(fd, 128) < 0) {
+	    chmod(sun.sun_path, 0666) < 0 || listen(fd, (int)c->listen_backlog) < 0) {
 		log_warn("listen addr=%s status=failed error=\"%s\"", sun.sun_path, strerror(errno));
 		close(fd);
 		return -1;
@@ -296,12 +326,12 @@ static int run_loop(struct daemon *d, int *fds, int spool_fd, int mail_fd)
 	sd_notify_msg("READY=1");
 	if (event_base_dispatch(d->base) < 0)
 		rc = 1;
-	server_free(d->srv);
+	if (d->reloading)	/* only if the loop failed: the thread holds d */
+		pthread_join(d->reload_thr, NULL);
+	server_free(d->srv);	/* no session is left: no commit in flight */
 	queue_free(d->q);
 	for (i = 0; signums[i]; i++)
 		event_free(sig[i]);
-	while (d->reloading)	/* a reload thread still holds d */
-		usleep(10000);
 	event_free(d->reload_done);
 	log_info("stopped");
 	return rc;
@@ -324,6 +354,7 @@ static int cmd_serve(const char *path)
 	d.cfg = load_config(path, 1);
 	if (!d.cfg)
 		return 1;
+	log_info("config file=%s", config_name(path));
 	log_set_level(d.cfg->log_debug ? LOG_DEBUG : LOG_INFO);
 	if (geteuid() == 0) {
 		pw = getpwnam(d.cfg->user);
@@ -341,7 +372,7 @@ static int cmd_serve(const char *path)
 			log_warn("start tls=selfsigned error=\"chown: %s\"", strerror(errno));
 	}
 	fds = calloc(d.cfg->nlisten + 1, sizeof(*fds));	/* + the local socket */
-	if (!fds || listen_bind_all(d.cfg->listen, d.cfg->nlisten, fds) < 0)
+	if (!fds || listen_bind_all(d.cfg->listen, d.cfg->nlisten, (int)d.cfg->listen_backlog, fds) < 0)
 		return 1;
 	spool_fd = prepare_dir(d.cfg->spool, pw);
 	mail_fd = spool_fd < 0 ? -1 : prepare_dir(d.cfg->mailboxes, pw);
@@ -360,6 +391,20 @@ static int cmd_serve(const char *path)
 	return rc;
 }
 
+/* warn_users_mode - a users file with password hashes must not be readable
+ * by every local user (as sshd warns about its key files) */
+static void warn_users_mode(const struct config *c)
+{
+	struct stat st;
+
+	if (!c->users_path || users_hash_count(c->users) == 0 || stat(c->users_path, &st) < 0)
+		return;
+	if (st.st_mode & S_IROTH)
+		fprintf(stderr, "warning: %s: users file with password hashes is readable by every "
+			"local user (mode %04o); chmod o-r\n", c->users_path,
+			(unsigned)(st.st_mode & 07777));
+}
+
 /* cmd_check_config - mailport check-config */
 static int cmd_check_config(const char *path)
 {
@@ -367,8 +412,9 @@ static int cmd_check_config(const char *path)
 
 	if (!c)
 		return 1;
+	warn_users_mode(c);
 	printf("%s: OK (hostname %s, %zu listen address(es), %zu local domain(s))\n",
-	       path ? path : "(embedded default)", c->hostname, c->nlisten, c->ndomains);
+	       config_name(path), c->hostname, c->nlisten, c->ndomains);
 	config_unref(c);
 	return 0;
 }
@@ -443,8 +489,12 @@ static int cmd_version(void)
 
 int main(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "defaults", no_argument, NULL, 'D' },
+		{ NULL, 0, NULL, 0 },
+	};
 	const char *cmd, *path = NULL;
-	int opt;
+	int opt, defaults = 0;
 
 	/* the classic interface: /usr/sbin/sendmail -> mailport */
 	if (argc >= 1 && strcmp(basename(argv[0]), "sendmail") == 0)
@@ -459,13 +509,17 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "passwd") == 0)
 		return cmd_passwd(argc, argv);
 	optind = 2;
-	while ((opt = getopt(argc, argv, "c:")) != -1) {
-		if (opt != 'c') {
+	while ((opt = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		if (opt == 'c')
+			path = optarg;
+		else if (opt == 'D')
+			defaults = 1;
+		else {
 			usage(stderr);
 			return 2;
 		}
-		path = optarg;
 	}
+	path = defaults ? NULL : config_locate(path);
 	if (strcmp(cmd, "serve") == 0)
 		return cmd_serve(path);
 	if (strcmp(cmd, "check-config") == 0)

@@ -98,6 +98,10 @@ static const struct key keys[] = {
 	{ "server", "max_recipients", set_uint, OFF(max_recipients),
 	  1, 1000000, 0 },
 	{ "server", "max_errors", set_uint, OFF(max_errors), 1, 1000, 0 },
+	{ "server", "max_rcpt_rejects", set_uint, OFF(max_rcpt_rejects), 1, 1000000, 0 },
+	{ "server", "rcpt_reject_delay_after", set_uint, OFF(rcpt_reject_delay_after),
+	  0, 1000000, 0 },
+	{ "server", "listen_backlog", set_uint, OFF(listen_backlog), 1, 65535, 0 },
 	{ "server", "timeout", set_uint, OFF(timeout), 1, 86400, 0 },
 	{ "server", "max_connections_per_ip", set_uint,
 	  OFF(max_connections_per_ip), 1, 100000, 0 },
@@ -116,6 +120,7 @@ static const struct key keys[] = {
 	{ "tls", "allow_plaintext_auth", set_bool, OFF(allow_plaintext_auth), 0, 0, 0 },
 	{ "submission", "sender_must_match_login", set_bool,
 	  OFF(sender_must_match_login), 0, 0, 0 },
+	{ "submission", "auth_on_mx", set_bool, OFF(auth_on_mx), 0, 0, 0 },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -908,6 +913,9 @@ static struct config *config_defaults(void)
 	c->max_message_size = 36700160;
 	c->max_recipients = 1000;
 	c->max_errors = 10;
+	c->max_rcpt_rejects = 200;
+	c->rcpt_reject_delay_after = 100;
+	c->listen_backlog = 1024;
 	c->timeout = 300;
 	c->max_connections_per_ip = 50;
 	c->max_connections = 1000;
@@ -1028,6 +1036,26 @@ static void parse_file(struct load *ld)
 }
 
 static struct config *load_config(const char *path, int tables, buf_t *errors);
+
+/* config_locate - -c, $MAILPORT_CONFIG, the system file, the default */
+const char *config_locate(const char *given)
+{
+	const char *env = getenv("MAILPORT_CONFIG");
+
+	if (given)
+		return given;
+	if (env && *env)
+		return env;
+	if (access(CONFIG_DEFAULT_PATH, F_OK) == 0)
+		return CONFIG_DEFAULT_PATH;
+	return NULL;
+}
+
+/* config_name - printable name of a config path */
+const char *config_name(const char *path)
+{
+	return path ? path : "(embedded default)";
+}
 
 /* config_load - load path (NULL: the embedded default), with its tables.
  * Returns a config with one reference, or NULL with "path:line: message"

@@ -43,7 +43,13 @@ struct config {
 	char *banner;			/* default "ESMTP ready" */
 	long long max_message_size;	/* default 36700160 */
 	unsigned max_recipients;	/* default 1000 */
-	unsigned max_errors;		/* default 10 */
+	unsigned max_errors;		/* protocol errors between accepted
+					 * messages, default 10 */
+	unsigned max_rcpt_rejects;	/* rejected recipients between accepted
+					 * messages, default 200 */
+	unsigned rcpt_reject_delay_after; /* rejections answered at once,
+					 * default 100; later ones wait */
+	unsigned listen_backlog;	/* listen(2) backlog, default 1024 */
 	unsigned timeout;		/* seconds, default 300 */
 	unsigned max_connections_per_ip;/* default 50 */
 	unsigned max_connections;	/* default 1000 */
@@ -74,7 +80,18 @@ struct config {
 
 	/* [submission] */
 	int sender_must_match_login;
+	int auth_on_mx;			/* offer AUTH on the MX listener too */
 };
+
+#define CONFIG_DEFAULT_PATH "/etc/mailport/mailport.conf"
+
+/* config_locate - the one rule every command follows to find its config:
+ * the -c/-C path when given, else $MAILPORT_CONFIG, else
+ * CONFIG_DEFAULT_PATH when it exists, else NULL (the embedded default) */
+const char *config_locate(const char *given);
+
+/* config_name - path, or "(embedded default)" for NULL, for messages */
+const char *config_name(const char *path);
 
 /* config_load - load path (NULL: the embedded default), with its tables.
  * Returns a config with one reference, or NULL with "path:line: message"

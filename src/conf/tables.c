@@ -1,6 +1,7 @@
 /* tables - load and query the users file and the aliases file.
  *
  * Public: users_load, users_free, users_exists, users_hash, users_count,
+ * users_hash_count,
  * aliases_load, aliases_free, aliases_lookup.
  * Both tables are hash maps (util/strmap) keyed by the lowercased address
  * or alias name, so a lookup costs O(1) whatever the file size.  Once
@@ -32,6 +33,7 @@
 
 struct users {
 	struct strmap map;		/* lowercased address -> hash or NULL */
+	size_t nhash;			/* entries with a password hash */
 };
 
 struct alias_entry {
@@ -250,8 +252,10 @@ static void users_line(struct users *u, struct reader *r, char *s)
 		goto oom;
 	lower(s);
 	added = strmap_put(&u->map, s, hash);
-	if (added == 1)
+	if (added == 1) {
+		u->nhash += hash != NULL;
 		return;
+	}
 	free(hash);
 	if (added < 0)
 		goto oom;
@@ -325,6 +329,12 @@ const char *users_hash(const struct users *u, const char *addr)
 size_t users_count(const struct users *u)
 {
 	return u ? u->map.n : 0;
+}
+
+/* users_hash_count - entries that carry a password hash */
+size_t users_hash_count(const struct users *u)
+{
+	return u ? u->nhash : 0;
 }
 
 /* ---- aliases ---- */

@@ -31,6 +31,8 @@ int users_exists(const struct users *u, const char *addr);
 /* users_hash - the crypt(3) hash for the address, or NULL (none / unknown) */
 const char *users_hash(const struct users *u, const char *addr);
 size_t users_count(const struct users *u);
+/* users_hash_count - how many entries carry a password hash */
+size_t users_hash_count(const struct users *u);
 
 int aliases_load(const char *path, struct aliases **out, buf_t *errors);
 void aliases_free(struct aliases *a);

@@ -15,7 +15,7 @@
 #include "util/log.h"
 
 /* bind_one - one listening socket, or -1 */
-static int bind_one(const struct listen_addr *a)
+static int bind_one(const struct listen_addr *a, int backlog)
 {
 	int one = 1;
 	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -26,7 +26,7 @@ static int bind_one(const struct listen_addr *a)
 	if (a->ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 ||
-	    listen(fd, 1024) < 0) {
+	    listen(fd, backlog) < 0) {
 		int e = errno;
 
 		close(fd);
@@ -37,12 +37,12 @@ static int bind_one(const struct listen_addr *a)
 }
 
 /* listen_bind_all - bind every configured address */
-int listen_bind_all(const struct listen_addr *a, size_t n, int *fds)
+int listen_bind_all(const struct listen_addr *a, size_t n, int backlog, int *fds)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		fds[i] = bind_one(&a[i]);
+		fds[i] = bind_one(&a[i], backlog);
 		if (fds[i] < 0) {
 			log_err("listen addr=%s status=failed error=\"%s\"", a[i].text,
 				strerror(errno));
@@ -50,7 +50,7 @@ int listen_bind_all(const struct listen_addr *a, size_t n, int *fds)
 				close(fds[i]);
 			return -1;
 		}
-		log_info("listen addr=%s status=ok", a[i].text);
+		log_info("listen addr=%s backlog=%d status=ok", a[i].text, backlog);
 	}
 	return 0;
 }

@@ -7,10 +7,10 @@
 #include <stddef.h>
 #include "conf/config.h"
 
-/* listen_bind_all - socket/bind/listen every address; fds[] gets the
- * non-blocking, close-on-exec descriptors.  On failure logs the address
+/* listen_bind_all - socket/bind/listen every address with the given
+ * backlog; fds[] gets the non-blocking, close-on-exec descriptors.  On failure logs the address
  * and the error, closes what was opened and returns -1. */
-int listen_bind_all(const struct listen_addr *a, size_t n, int *fds);
+int listen_bind_all(const struct listen_addr *a, size_t n, int backlog, int *fds);
 
 /* sockaddr_text - numeric host text of a socket address ("::1", "127.0.0.1";
  * v4-mapped v6 addresses shown as v4) */

@@ -80,7 +80,6 @@
 #define READ_CHUNK (64 * 1024)
 #define REPLY_TIMEOUT 60		/* seconds per reply, per write */
 #define REPLY_LINE_MAX 2048		/* longer reply lines: protocol error */
-#define DEFAULT_CONFIG "/etc/mailport/mailport.conf"
 #define SOCKET_NAME "sendmail.sock"
 
 /* ---- RFC 5322 3.4 address lists ---- */
@@ -762,19 +761,13 @@ static int parse_options(int argc, char **argv, struct sm_opts *o)
 	return 0;
 }
 
-/* load_config - -C, the caller's path, $MAILPORT_CONFIG, DEFAULT_CONFIG
- * when it exists, else the embedded default */
+/* load_config - -C, the caller's path, else config_locate's rule */
 static int load_config(struct run *R, const char *config_path)
 {
-	const char *path = R->o.config ? R->o.config : config_path;
-	const char *env = getenv("MAILPORT_CONFIG");
+	const char *path = config_locate(R->o.config ? R->o.config : config_path);
 	const char *line, *nl;
 	buf_t errors;
 
-	if (!path && env && *env)
-		path = env;
-	else if (!path && access(DEFAULT_CONFIG, F_OK) == 0)
-		path = DEFAULT_CONFIG;
 	buf_init(&errors);
 	R->cfg = config_load_settings(path, &errors);
 	if (R->cfg) {
@@ -786,7 +779,7 @@ static int load_config(struct run *R, const char *config_path)
 		say("%.*s", nl ? (int)(nl - line) : (int)strlen(line), line);
 	}
 	if (errors.len == 0)
-		say("cannot load the configuration %s", path ? path : "");
+		say("cannot load the configuration %s", config_name(path));
 	buf_free(&errors);
 	return EX_CONFIG;
 }

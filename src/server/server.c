@@ -14,10 +14,12 @@
 #include <time.h>
 #include <string.h>
 
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 
 #include "conf/config.h"
+#include "net/listen.h"
 #include "server/session.h"
 #include "smtp/reply.h"
 #include "util/log.h"
@@ -33,7 +35,7 @@
 struct auth_slot {
 	unsigned char key[16];
 	size_t keylen;
-	unsigned failures;
+	unsigned count;		/* attempts that failed or are being checked */
 	time_t first;
 };
 
@@ -59,7 +61,9 @@ struct server {
 	void *done_arg;
 };
 
-/* addr_key - the comparable bytes of an address (v4-mapped v6 as v4) */
+/* addr_key - the bytes that identify a client for the per-address limits:
+ * an IPv4 address (v4-mapped IPv6 as IPv4), or the /64 prefix of an IPv6
+ * one (one host usually holds a whole /64) */
 static size_t addr_key(const struct sockaddr *sa, unsigned char out[16])
 {
 	if (sa->sa_family == AF_INET) {
@@ -73,23 +77,58 @@ static size_t addr_key(const struct sockaddr *sa, unsigned char out[16])
 			memcpy(out, &a->s6_addr[12], 4);
 			return 4;
 		}
-		memcpy(out, a, 16);
-		return 16;
+		memcpy(out, a, 8);
+		return 8;
 	}
 	return 0;
+}
+
+/* server_same_client - do two addresses count as one client? */
+int server_same_client(const struct sockaddr *a, const struct sockaddr *b)
+{
+	unsigned char ka[16], kb[16];
+	size_t la = addr_key(a, ka);
+
+	return la == addr_key(b, kb) && memcmp(ka, kb, la) == 0;
 }
 
 /* count_from - live sessions from the same client address */
 static size_t count_from(const struct server *srv, const struct sockaddr *sa)
 {
-	unsigned char k[16], o[16];
-	size_t kl = addr_key(sa, k), i, n = 0;
+	size_t i, n = 0;
 
 	for (i = 0; i < srv->n; i++)
 		if (!session_closing(srv->sess[i]) &&
-		    addr_key(session_peer(srv->sess[i]), o) == kl && memcmp(k, o, kl) == 0)
+		    server_same_client(session_peer(srv->sess[i]), sa))
 			n++;
 	return n;
+}
+
+/* reserve_slot - room for one more session in sess[] */
+static int reserve_slot(struct server *srv)
+{
+	size_t ncap;
+	struct session **v;
+
+	if (srv->n < srv->cap)
+		return 0;
+	ncap = srv->cap ? srv->cap * 2 : 64;
+	v = realloc(srv->sess, ncap * sizeof(*v));
+	if (!v)
+		return -1;
+	srv->sess = v;
+	srv->cap = ncap;
+	return 0;
+}
+
+/* accept_reject - the reply that refuses a new connection from sa, or 0 */
+static int accept_reject(const struct server *srv, const struct sockaddr *sa)
+{
+	if (srv->n >= srv->cfg->max_connections)
+		return R_CONN_TOTAL;
+	if (count_from(srv, sa) >= srv->cfg->max_connections_per_ip)
+		return R_CONN_PER_IP;
+	return 0;
 }
 
 /* on_accept - a new connection */
@@ -98,28 +137,35 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 {
 	struct listener *li = arg;
 	struct server *srv = li->srv;
-	int reject = 0;
 	struct session *s;
 
 	(void)l;
-	if (srv->n >= srv->cfg->max_connections)
-		reject = R_CONN_TOTAL;
-	else if (count_from(srv, sa) >= srv->cfg->max_connections_per_ip)
-		reject = R_CONN_PER_IP;
-	if (srv->n == srv->cap) {
-		size_t ncap = srv->cap ? srv->cap * 2 : 64;
-		struct session **v = realloc(srv->sess, ncap * sizeof(*v));
-
-		if (!v) {
-			evutil_closesocket(fd);
-			return;
-		}
-		srv->sess = v;
-		srv->cap = ncap;
+	if (reserve_slot(srv) < 0) {
+		evutil_closesocket(fd);
+		return;
 	}
-	s = session_new(srv, fd, sa, (socklen_t)salen, li->role, reject);
+	s = session_new(srv, fd, sa, (socklen_t)salen, li->role, accept_reject(srv, sa));
 	if (s)
 		srv->sess[srv->n++] = s;
+}
+
+/* server_attach - a session on a ready bufferevent, counted like an
+ * accepted connection (unit tests drive sessions through bufferevent
+ * pairs this way) */
+struct session *server_attach(struct server *srv, struct bufferevent *bev,
+			      const struct sockaddr *sa, socklen_t salen, int role)
+{
+	struct session *s;
+
+	if (reserve_slot(srv) < 0) {
+		bufferevent_free(bev);
+		return NULL;
+	}
+	s = session_attach(srv, bev, 0, sa, salen, (enum listen_role)role,
+			   accept_reject(srv, sa));
+	if (s)
+		srv->sess[srv->n++] = s;
+	return s;
 }
 
 /* on_listen_error - accept failed (EMFILE and the like): log, go on */
@@ -155,7 +201,9 @@ struct server *server_new(struct event_base *base, struct config *cfg,
 
 		li->srv = srv;
 		li->role = (enum listen_role)roles[i];
-		li->l = evconnlistener_new(base, on_accept, li, LEV_OPT_CLOSE_ON_FREE, -1, fds[i]);
+		/* backlog 0: the socket already listens with the configured
+		 * backlog (-1 would call listen() again with 128) */
+		li->l = evconnlistener_new(base, on_accept, li, LEV_OPT_CLOSE_ON_FREE, 0, fds[i]);
 		if (!li->l) {
 			server_free(srv);
 			return NULL;
@@ -184,20 +232,27 @@ static void close_listeners(struct server *srv)
 	srv->nls = 0;
 }
 
-/* on_grace - the grace period is over (or nothing was left): kill the rest */
+/* kill_sessions - close every session at once, except those waiting for
+ * their commit: they get their reply when it completes, then close */
+static void kill_sessions(struct server *srv)
+{
+	size_t i = srv->n;
+
+	/* downwards: a freed session's slot takes the last one, already seen */
+	while (i-- > 0)
+		if (i < srv->n)
+			session_kill(srv->sess[i]);
+}
+
+/* on_grace - the grace period is over (or nothing was left): kill the
+ * rest; done() runs once the last session is gone */
 static void on_grace(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
 
 	(void)fd;
 	(void)what;
-	while (srv->n > 0) {
-		size_t before = srv->n;
-
-		session_kill(srv->sess[srv->n - 1]);
-		if (srv->n == before)
-			break;	/* waiting for a commit; on_committed frees it */
-	}
+	kill_sessions(srv);
 	if (srv->n == 0 && srv->done) {
 		void (*done)(void *) = srv->done;
 
@@ -212,6 +267,8 @@ void server_shutdown(struct server *srv, unsigned grace, void (*done)(void *), v
 	struct timeval tv = { (time_t)grace, 0 };
 	size_t i;
 
+	if (srv->stopping)
+		return;
 	srv->stopping = 1;
 	srv->done = done;
 	srv->done_arg = arg;
@@ -246,20 +303,23 @@ void server_session_gone(struct server *srv, struct session *s)
 	}
 }
 
-/* server_free - after shutdown: free listeners and state */
+/* server_free - free listeners and state.  Sessions still alive are
+ * killed; those waiting for a commit or a password check are waited for
+ * (the loop runs until their callbacks came back), so no callback ever
+ * finds the server freed. */
 void server_free(struct server *srv)
 {
 	if (!srv)
 		return;
 	close_listeners(srv);
-	while (srv->n > 0) {
-		size_t before = srv->n;
-
-		session_kill(srv->sess[srv->n - 1]);
-		if (srv->n == before)
-			srv->n--;	/* a dead session waiting for its commit */
+	srv->done = NULL;
+	for (;;) {
+		kill_sessions(srv);
+		if (srv->n == 0)
+			break;
+		event_base_loop(srv->base, EVLOOP_ONCE);
 	}
-	workpool_free(srv->verify);	/* pending verifications finish first */
+	workpool_free(srv->verify);
 	if (srv->grace)
 		event_free(srv->grace);
 	free(srv->ls);
@@ -286,11 +346,11 @@ static struct auth_slot *auth_slot_for(struct server *srv, const struct sockaddr
 	for (i = 0; i < AUTH_IP_SLOTS; i++) {
 		struct auth_slot *a = &srv->auth[i];
 
-		if (a->failures && now - a->first > AUTH_IP_WINDOW)
-			a->failures = 0;	/* forgotten */
-		if (a->failures && a->keylen == kl && memcmp(a->key, k, kl) == 0)
+		if (a->count && now - a->first > AUTH_IP_WINDOW)
+			a->count = 0;	/* forgotten */
+		if (a->count && a->keylen == kl && memcmp(a->key, k, kl) == 0)
 			return a;
-		if (!a->failures || (oldest->failures && a->first < oldest->first))
+		if (!a->count || (oldest->count && a->first < oldest->first))
 			oldest = a;
 	}
 	if (!create)
@@ -302,21 +362,38 @@ static struct auth_slot *auth_slot_for(struct server *srv, const struct sockaddr
 	return oldest;
 }
 
-/* server_auth_failure - one more failure from sa */
-void server_auth_failure(struct server *srv, const struct sockaddr *sa)
+/* server_auth_begin - a password check from sa starts: refuse it when the
+ * address has used up its attempts, else count it now (before the check
+ * runs, so parallel connections cannot race past the limit) */
+int server_auth_begin(struct server *srv, const struct sockaddr *sa)
 {
 	struct auth_slot *a = auth_slot_for(srv, sa, 1);
+	char ip[64];
 
-	if (a->failures < UINT32_MAX)
-		a->failures++;
-	if (a->failures == AUTH_IP_FAILURES)
-		log_warn("auth status=blocked failures=%u window=%d", a->failures, AUTH_IP_WINDOW);
+	if (a->count >= AUTH_IP_FAILURES)
+		return -1;
+	if (++a->count == AUTH_IP_FAILURES) {
+		sockaddr_text(sa, ip, sizeof(ip));
+		log_warn("auth status=blocked client=%s failures=%u window=%d", ip, a->count,
+			 AUTH_IP_WINDOW);
+	}
+	return 0;
 }
 
-/* server_auth_blocked - too many recent failures from sa? */
+/* server_auth_success - the check begun by server_auth_begin succeeded:
+ * it does not count */
+void server_auth_success(struct server *srv, const struct sockaddr *sa)
+{
+	struct auth_slot *a = auth_slot_for(srv, sa, 0);
+
+	if (a && a->count > 0)
+		a->count--;
+}
+
+/* server_auth_blocked - too many recent attempts from sa? */
 int server_auth_blocked(struct server *srv, const struct sockaddr *sa)
 {
 	struct auth_slot *a = auth_slot_for(srv, sa, 0);
 
-	return a && a->failures >= AUTH_IP_FAILURES;
+	return a && a->count >= AUTH_IP_FAILURES;
 }

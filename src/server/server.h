@@ -5,7 +5,9 @@
 #define MAILPORT_SERVER_SERVER_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 
+struct bufferevent;
 struct event_base;
 struct sockaddr;
 struct config;
@@ -28,6 +30,12 @@ void server_shutdown(struct server *srv, unsigned grace, void (*done)(void *), v
 
 void server_free(struct server *srv);
 
+/* server_attach - run a session on a ready bufferevent as if it had been
+ * accepted from sa on a listener of role (enum listen_role); NULL on
+ * failure (bev is freed) */
+struct session *server_attach(struct server *srv, struct bufferevent *bev,
+			      const struct sockaddr *sa, socklen_t salen, int role);
+
 /* for session.c */
 struct config *server_config(struct server *srv);
 struct queue *server_queue(struct server *srv);
@@ -36,10 +44,16 @@ int server_shutting_down(const struct server *srv);
 void server_session_gone(struct server *srv, struct session *s);
 struct workpool *server_workpool(struct server *srv);
 
-/* server_auth_failure - count a failed AUTH from this address;
- * server_auth_blocked - too many lately (AUTH_IP_FAILURES in
- * AUTH_IP_WINDOW seconds): refuse AUTH from it for a while */
-void server_auth_failure(struct server *srv, const struct sockaddr *sa);
+/* The per-address AUTH limit (AUTH_IP_FAILURES attempts in AUTH_IP_WINDOW
+ * seconds): server_auth_begin counts an attempt as it starts (-1: the
+ * address is blocked, refuse it), server_auth_success takes a successful
+ * one back, server_auth_blocked asks without counting. */
+int server_auth_begin(struct server *srv, const struct sockaddr *sa);
+void server_auth_success(struct server *srv, const struct sockaddr *sa);
 int server_auth_blocked(struct server *srv, const struct sockaddr *sa);
+
+/* server_same_client - the same client for the per-address limits (IPv6
+ * addresses of one /64 are one client) */
+int server_same_client(const struct sockaddr *a, const struct sockaddr *b);
 
 #endif

@@ -58,7 +58,7 @@
 #include "util/log.h"
 
 static const char *const state_names[] = {
-	"greet", "command", "auth", "verify", "data", "bdat", "commit", "closing"
+	"greet", "command", "auth", "verify", "data", "bdat", "commit", "delay", "closing"
 };
 
 static const char *const role_names[] = { "mx", "submission", "submissions", "local" };
@@ -101,7 +101,32 @@ void trace_line(struct session *s, const char *dir, const char *p, size_t n)
 		log_info("trace sid=%s dir=%s line=\"%s\"", s->id, dir, log_escape(esc, p, n));
 }
 
-/* reply - send a reply from the table; 4xx/5xx count as errors */
+/* count_reply - protocol errors and rejected recipients each have a limit
+ * (counted since the last accepted message, as Postfix counts "errors
+ * without delivering mail"); reaching one ends the session */
+static void count_reply(struct session *s, enum reply_id id)
+{
+	switch (reply_class(id)) {
+	case RC_PROTOCOL:
+		s->errors_total++;
+		if (++s->errors < s->cfg->max_errors)
+			return;
+		break;
+	case RC_RCPT:
+		if (++s->rcpt_rejects < s->cfg->max_rcpt_rejects)
+			return;
+		break;
+	case RC_NONE:
+		return;
+	}
+	log_info("limit sid=%s client=%s errors=%u rejected_rcpts=%u", s->id, s->ip,
+		 s->errors, s->rcpt_rejects);
+	reply(s, R_TOO_MANY_ERRORS, NULL, NULL);
+	begin_close(s);
+}
+
+/* reply - send a reply from the table; negative ones are logged and
+ * counted against the session limits */
 void reply(struct session *s, enum reply_id id, const char *a1, const char *a2)
 {
 	buf_t b;
@@ -128,10 +153,7 @@ void reply(struct session *s, enum reply_id id, const char *a1, const char *a2)
 			 log_escape(esc, b.data, b.len - 2));
 	}
 	buf_free(&b);
-	if (code >= 400 && code != 421 && ++s->errors >= s->cfg->max_errors) {
-		reply(s, R_TOO_MANY_ERRORS, NULL, NULL);
-		begin_close(s);
-	}
+	count_reply(s, id);
 }
 
 /* reply_host - a reply whose text starts with the hostname */
@@ -144,6 +166,14 @@ void reply_host(struct session *s, enum reply_id id)
 void arm_timer(struct session *s, unsigned seconds)
 {
 	struct timeval tv = { (time_t)seconds, 0 };
+
+	evtimer_add(s->timer, &tv);
+}
+
+/* arm_timer_ms - (re)start the session deadline in milliseconds */
+void arm_timer_ms(struct session *s, unsigned ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
 
 	evtimer_add(s->timer, &tv);
 }
@@ -391,6 +421,27 @@ static enum reply_id check_rcpt(struct session *s, const struct smtp_cmd *c, uni
 	return R_NONE;
 }
 
+#define REJECT_DELAY_STEP_MS 250	/* each further rejection waits longer */
+#define REJECT_DELAY_MAX_MS 5000
+
+/* reject_rcpt - answer a rejected recipient; past rcpt_reject_delay_after
+ * rejections the answer waits, longer each time (a brake on directory
+ * harvesting, as Postfix's smtpd_error_sleep_time) */
+static void reject_rcpt(struct session *s, enum reply_id r)
+{
+	unsigned n = s->rcpt_rejects + 1, after = s->cfg->rcpt_reject_delay_after;
+	unsigned long long ms;
+
+	if (n <= after) {
+		reply(s, r, NULL, NULL);
+		return;
+	}
+	ms = (unsigned long long)(n - after) * REJECT_DELAY_STEP_MS;
+	s->delayed_reply = r;
+	set_state(s, ST_DELAY);
+	arm_timer_ms(s, ms < REJECT_DELAY_MAX_MS ? (unsigned)ms : REJECT_DELAY_MAX_MS);
+}
+
 /* proceed_rcpt - apply the recipient policy */
 static void proceed_rcpt(struct session *s, const struct smtp_cmd *c, union cmd_args *a)
 {
@@ -404,13 +455,13 @@ static void proceed_rcpt(struct session *s, const struct smtp_cmd *c, union cmd_
 		reply(s, R_RCPT_OK, NULL, NULL);
 		break;
 	case RV_UNKNOWN:
-		reply(s, R_USER_UNKNOWN, NULL, NULL);
+		reject_rcpt(s, R_USER_UNKNOWN);
 		break;
 	case RV_BAD_MAILBOX:
-		reply(s, R_BAD_MAILBOX, NULL, NULL);
+		reject_rcpt(s, R_BAD_MAILBOX);
 		break;
 	case RV_RELAY_DENIED:
-		reply(s, R_RELAY_DENIED, NULL, NULL);
+		reject_rcpt(s, R_RELAY_DENIED);
 		break;
 	case RV_NOMEM:
 		reply(s, R_LOCAL_ERROR, NULL, NULL);
@@ -427,14 +478,18 @@ static void rfc5322_date(char *out, size_t n, time_t t)
 	strftime(out, n, "%a, %d %b %Y %H:%M:%S +0000", &tm);
 }
 
-/* protocol_name - RFC 3848 "with" keyword for the Received: header */
-static const char *protocol_name(const struct session *s)
+/* protocol_name - the "with" keyword of the Received: header: RFC 3848
+ * (ESMTP, ESMTPA, ESMTPS, ESMTPSA), RFC 6531 4.3 for SMTPUTF8 mail */
+static const char *protocol_name(const struct session *s, int smtputf8)
 {
-	static const char *const names[] = { "ESMTP", "ESMTPA", "ESMTPS", "ESMTPSA" };
+	static const char *const names[2][4] = {
+		{ "ESMTP", "ESMTPA", "ESMTPS", "ESMTPSA" },
+		{ "UTF8SMTP", "UTF8SMTPA", "UTF8SMTPS", "UTF8SMTPSA" },
+	};
 
 	if (!s->esmtp)
 		return "SMTP";
-	return names[(s->tls ? 2 : 0) + (s->auth_user ? 1 : 0)];
+	return names[smtputf8 ? 1 : 0][(s->tls ? 2 : 0) + (s->auth_user ? 1 : 0)];
 }
 
 /* open_message - start a spool message with our Received: header first
@@ -450,7 +505,7 @@ static int open_message(struct session *s)
 	e->arrival = (long long)time(NULL);
 	e->client_addr = strdup(s->ip);
 	e->helo = strdup(s->helo);
-	e->proto = strdup(protocol_name(s));
+	e->proto = strdup(protocol_name(s, e->smtputf8));
 	e->auth = s->auth_user ? strdup(s->auth_user) : NULL;
 	if (!e->client_addr || !e->helo || !e->proto || (s->auth_user && !e->auth))
 		return -1;
@@ -545,7 +600,7 @@ static enum reply_id check_bdat(struct session *s, const struct smtp_cmd *c, uni
 }
 
 /* bdat_error - why this chunk cannot be taken (it is still read) */
-static enum reply_id bdat_error(struct session *s, unsigned long long size)
+static enum reply_id bdat_error(struct session *s)
 {
 	if (!s->helo)
 		return R_NEED_HELLO;
@@ -553,16 +608,16 @@ static enum reply_id bdat_error(struct session *s, unsigned long long size)
 		return R_NEED_MAIL;
 	if (s->tx.rcpt_cmds == 0)
 		return R_NEED_RCPT;
-	if (s->tx.size + size > (unsigned long long)s->cfg->max_message_size)
-		return R_SIZE_EXCEEDED;
 	return R_NONE;
 }
 
-/* proceed_bdat - read a chunk literally; errors are answered after it */
+/* proceed_bdat - read a chunk literally; errors are answered after it.
+ * A message over the size limit goes on being read and dropped, chunk by
+ * chunk, and is refused once, at LAST (as DATA is at the final dot). */
 static void proceed_bdat(struct session *s, const struct smtp_cmd *c, union cmd_args *a)
 {
 	struct transaction *t = &s->tx;
-	enum reply_id err = bdat_error(s, a->bdat.size);
+	enum reply_id err = bdat_error(s);
 
 	(void)c;
 	if (err == R_NONE && !t->msg) {
@@ -571,8 +626,11 @@ static void proceed_bdat(struct session *s, const struct smtp_cmd *c, union cmd_
 		else
 			data_dec_init_literal(&t->dec);
 	}
-	if (err == R_NONE)
+	if (err == R_NONE) {
 		t->bdat = 1;
+		if (a->bdat.size > (unsigned long long)s->cfg->max_message_size - t->size)
+			t->too_big = 1;	/* nothing more is written */
+	}
 	t->chunk_error = err;
 	t->chunk_left = a->bdat.size;
 	t->chunk_size = a->bdat.size;
@@ -945,7 +1003,7 @@ static void bdat_chunk_done(struct session *s)
 	if (t->chunk_error != R_NONE) {
 		enum reply_id r = t->chunk_error;
 
-		if (r == R_SIZE_EXCEEDED || r == R_LOCAL_ERROR)
+		if (r == R_LOCAL_ERROR)
 			tx_reset(s);
 		set_state(s, ST_CMD);
 		reply(s, r, NULL, NULL);
@@ -1144,6 +1202,11 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	case ST_COMMIT:
 		return;
+	case ST_DELAY:
+		set_state(s, ST_CMD);
+		reply(s, s->delayed_reply, NULL, NULL);
+		process(s);
+		return;
 	case ST_VERIFY:
 		if (!s->pending)
 			auth_fail_done(s);
@@ -1179,27 +1242,35 @@ static void on_committed(void *arg, enum qstatus st)
 			 s->id, s->ip, t->qid, log_escape(from, t->sender, strlen(t->sender)),
 			 t->rcpt_cmds, t->size);
 		s->messages++;
-		s->junk = 0;
+		s->junk = 0;		/* the limits count since the last message */
+		s->errors = 0;
+		s->rcpt_rejects = 0;
 		reply(s, R_QUEUED, t->qid, s->cfg->hostname);
 	} else {
 		reply(s, st == Q_NOSPACE ? R_NO_SPACE : R_LOCAL_ERROR, NULL, NULL);
 	}
 	tx_reset(s);
+	if (s->killed) {	/* the grace period ended during the commit */
+		reply_host(s, R_SHUTDOWN);
+		begin_close(s);
+		return;
+	}
 	process(s);
 }
 
-/* session_new - set up a session for an accepted connection */
 /* open_connection - the bufferevent for a new socket: plain, or TLS from
  * the first byte on a submissions listener (RFC 8314 3.3) */
-static struct bufferevent *open_connection(struct session *s, int fd)
+static struct bufferevent *open_connection(struct server *srv, const struct config *cfg,
+					   int fd, enum listen_role role, int *tls)
 {
-	struct event_base *base = server_base(s->srv);
+	struct event_base *base = server_base(srv);
 	struct bufferevent *bev;
 	SSL *ssl;
 
-	if (s->role != ROLE_SUBMISSIONS || !s->cfg->tls_ctx)
+	*tls = 0;
+	if (role != ROLE_SUBMISSIONS || !cfg->tls_ctx)
 		return bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
-	ssl = SSL_new(s->cfg->tls_ctx);
+	ssl = SSL_new(cfg->tls_ctx);
 	if (!ssl)
 		return NULL;
 	bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
@@ -1209,7 +1280,7 @@ static struct bufferevent *open_connection(struct session *s, int fd)
 		return NULL;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	s->tls = 1;
+	*tls = 1;
 	return bev;
 }
 
@@ -1225,34 +1296,53 @@ static void peer_identity(struct session *s, int fd, const struct sockaddr *sa)
 		return;
 	}
 	snprintf(s->ip, sizeof(s->ip), "local");
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == 0)
+	if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == 0)
 		s->peer_uid = (long)uc.uid;
 }
 
+/* session_new - set up a session for an accepted socket */
 struct session *session_new(struct server *srv, int fd, const struct sockaddr *sa,
 			    socklen_t salen, enum listen_role role, int reject_reply)
+{
+	struct bufferevent *bev;
+	int tls;
+
+	bev = open_connection(srv, server_config(srv), fd, role, &tls);
+	if (!bev) {
+		evutil_closesocket(fd);
+		return NULL;
+	}
+	return session_attach(srv, bev, tls, sa, salen, role, reject_reply);
+}
+
+/* session_attach - run a session on a ready bufferevent (a socket, or one
+ * end of a bufferevent pair in the unit tests) */
+struct session *session_attach(struct server *srv, struct bufferevent *bev, int tls,
+			       const struct sockaddr *sa, socklen_t salen,
+			       enum listen_role role, int reject_reply)
 {
 	static unsigned long long next_id;
 	struct session *s = calloc(1, sizeof(*s));
 	struct event_base *base = server_base(srv);
 
-	if (!s)
+	if (!s) {
+		bufferevent_free(bev);
 		return NULL;
+	}
 	s->role = role;
 	s->srv = srv;
 	s->cfg = server_config(srv);
 	config_ref(s->cfg);
+	s->tls = tls;
 	snprintf(s->id, sizeof(s->id), "%llx", ++next_id);
 	memcpy(&s->peer, sa, salen < sizeof(s->peer) ? salen : sizeof(s->peer));
-	peer_identity(s, fd, sa);
+	peer_identity(s, bufferevent_getfd(bev), sa);
 	s->trace = config_trace_client(s->cfg, sa);
 	envelope_init(&s->tx.env);
 	buf_init(&s->dbuf);
+	s->bev = bev;
 	s->timer = evtimer_new(base, on_timer, s);
-	s->bev = s->timer ? open_connection(s, fd) : NULL;
-	if (!s->bev || !s->timer) {
-		if (!s->bev)
-			evutil_closesocket(fd);
+	if (!s->timer) {
 		session_destroy(s);
 		return NULL;
 	}
@@ -1291,7 +1381,7 @@ void session_destroy(struct session *s)
 		return;
 	}
 	log_info("disconnect sid=%s client=%s messages=%llu errors=%u", s->id, s->ip,
-		 s->messages, s->errors);
+		 s->messages, s->errors_total);
 	envelope_clear(&s->tx.env);
 	if (s->timer)
 		event_free(s->timer);
@@ -1321,12 +1411,18 @@ void session_shutdown(struct session *s)
 	}
 }
 
-/* session_kill - the grace period is over */
+/* session_kill - the grace period is over: close now.  A session waiting
+ * for its commit is left to get its reply (the message may already be on
+ * disk: answering avoids a duplicate), then it closes as shutdown says. */
 void session_kill(struct session *s)
 {
 	if (s->dead)
 		return;
-	if (s->state != ST_CLOSING && s->state != ST_COMMIT)
+	if (s->state == ST_COMMIT) {
+		s->killed = 1;
+		return;
+	}
+	if (s->state != ST_CLOSING)
 		log_info("killed sid=%s client=%s state=%s", s->id, s->ip, state_names[s->state]);
 	session_destroy(s);
 }

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include "conf/config.h"
 
+struct bufferevent;
 struct server;
 struct session;
 
@@ -17,12 +18,21 @@ struct session;
 struct session *session_new(struct server *srv, int fd, const struct sockaddr *sa,
 			    socklen_t salen, enum listen_role role, int reject_reply);
 
+/* session_attach - run a session on a ready bufferevent (taken over, freed
+ * with the session); tls: the bufferevent is already a TLS one (implicit
+ * TLS).  The server's accept path and the unit tests (bufferevent pairs)
+ * both come through here. */
+struct session *session_attach(struct server *srv, struct bufferevent *bev, int tls,
+			       const struct sockaddr *sa, socklen_t salen,
+			       enum listen_role role, int reject_reply);
+
 /* session_shutdown - the server is stopping: close now if idle, else after
  * the current command */
 void session_shutdown(struct session *s);
 
 /* session_kill - close at once (grace period over); an unacknowledged
- * message is dropped */
+ * message is dropped.  A session waiting for its commit is left alone: it
+ * answers when the commit is done and then closes. */
 void session_kill(struct session *s);
 
 /* session_peer - the client's address, for connection accounting */

@@ -37,12 +37,21 @@ int starttls_offered(const struct session *s)
 	return s->cfg->tls_ctx && !s->tls && s->role != ROLE_LOCAL;
 }
 
+/* auth_available - AUTH exists on this listener: a users file, and the
+ * submission listeners (the MX listener only with auth_on_mx: port 25 is
+ * where password guessing comes from, so Postfix's default is the same) */
+static int auth_available(const struct session *s)
+{
+	if (!s->cfg->users || s->role == ROLE_LOCAL)
+		return 0;
+	return s->role != ROLE_MX || s->cfg->auth_on_mx;
+}
+
 /* auth_offered - AUTH can be used now (RFC 4954 4: only over TLS unless
  * the administrator allows plaintext) */
 int auth_offered(const struct session *s)
 {
-	return s->cfg->users && s->role != ROLE_LOCAL &&
-	       (s->tls || s->cfg->allow_plaintext_auth);
+	return auth_available(s) && (s->tls || s->cfg->allow_plaintext_auth);
 }
 
 /* check_starttls - RFC 3207 4: not twice, no argument */
@@ -116,7 +125,7 @@ enum reply_id check_auth(struct session *s, const struct smtp_cmd *c, union cmd_
 		return R_AUTH_TWICE;
 	if (s->tx.active)
 		return R_AUTH_IN_TX;
-	if (!s->cfg->users || s->role == ROLE_LOCAL)
+	if (!auth_available(s))
 		return R_AUTH_UNAVAILABLE;
 	if (!s->tls && !s->cfg->allow_plaintext_auth)
 		return R_NEED_TLS;
@@ -145,6 +154,16 @@ static void auth_end(struct session *s, enum reply_id r)
 static enum reply_id sasl_reply(enum sasl_err e)
 {
 	return e == SASL_CANCEL ? R_AUTH_CANCEL : R_AUTH_BAD;
+}
+
+/* auth_blocked - the client's address used up its AUTH attempts */
+static void auth_blocked(struct session *s)
+{
+	s->auth_step = AS_NONE;
+	set_state(s, ST_CMD);
+	log_info("auth sid=%s client=%s status=refused reason=\"address blocked\"", s->id, s->ip);
+	reply_host(s, R_AUTH_BLOCKED);
+	begin_close(s);
 }
 
 struct verify_job {
@@ -194,6 +213,7 @@ static void verify_done(void *arg)
 	} else if (j->ok) {
 		log_info("auth sid=%s client=%s user=%s status=ok", s->id, s->ip,
 			 log_escape(esc, j->user, strlen(j->user)));
+		server_auth_success(s->srv, (const struct sockaddr *)&s->peer);
 		s->auth_user = j->user;
 		j->user = NULL;
 		set_state(s, ST_CMD);
@@ -202,8 +222,7 @@ static void verify_done(void *arg)
 	} else {
 		log_info("auth sid=%s client=%s user=%s status=failed failures=%u", s->id, s->ip,
 			 log_escape(esc, j->user, strlen(j->user)), s->auth_failures + 1);
-		s->auth_failures++;
-		server_auth_failure(s->srv, (const struct sockaddr *)&s->peer);
+		s->auth_failures++;	/* the address's count was taken at the start */
 		arm_timer(s, s->auth_failures - 1);	/* slower at each failure */
 	}
 	free(j->user);
@@ -230,6 +249,14 @@ static void auth_verify(struct session *s, const char *authzid, const char *auth
 	}
 	for (p = j->user; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
+	if (server_auth_begin(s->srv, (const struct sockaddr *)&s->peer) < 0) {
+		free(j->user);
+		sasl_wipe(j->password, strlen(j->password));
+		free(j->password);
+		free(j);
+		auth_blocked(s);
+		return;
+	}
 	j->s = s;
 	j->deny = authzid[0] && strcasecmp(authzid, authcid) != 0;
 	hash = users_hash(s->cfg->users, j->user);
@@ -302,8 +329,7 @@ void proceed_auth(struct session *s, const struct smtp_cmd *c, union cmd_args *a
 		irlen--;
 	}
 	if (server_auth_blocked(s->srv, (const struct sockaddr *)&s->peer)) {
-		reply_host(s, R_AUTH_BLOCKED);
-		begin_close(s);
+		auth_blocked(s);
 		return;
 	}
 	s->auth_step = plain ? AS_PLAIN : AS_LOGIN_USER;

@@ -38,6 +38,7 @@ enum sess_state {
 	ST_DATA,	/* reading DATA content */
 	ST_BDAT,	/* reading a BDAT chunk */
 	ST_COMMIT,	/* waiting for the queue */
+	ST_DELAY,	/* a rejected recipient's reply waits (harvest brake) */
 	ST_CLOSING,	/* last reply on its way out */
 };
 
@@ -87,7 +88,10 @@ struct session {
 	enum reply_id discard_reply;	/* reply after an over-long line is skipped */
 	char *helo;			/* NULL until HELO/EHLO */
 	int esmtp;
-	unsigned errors;
+	unsigned errors;		/* protocol errors since the last message */
+	unsigned rcpt_rejects;		/* rejected recipients since then */
+	unsigned errors_total;		/* for the disconnect log line */
+	enum reply_id delayed_reply;	/* ST_DELAY: the reply to send */
 	unsigned junk;
 	int trace;
 	int discarding;			/* skipping the rest of a long line */
@@ -98,6 +102,7 @@ struct session {
 	int paused;			/* waiting for the queue backlog */
 	int eof;			/* client closed its side */
 	int shutdown;			/* server stopping */
+	int killed;			/* grace over: close after the commit */
 	unsigned pending;		/* async callbacks outstanding (commit, verify) */
 	int dead;			/* destroyed while callbacks were pending */
 	int lingering;			/* output done, swallowing input before close */
@@ -127,6 +132,7 @@ void trace_line(struct session *s, const char *dir, const char *p, size_t n);
 void reply(struct session *s, enum reply_id id, const char *a1, const char *a2);
 void reply_host(struct session *s, enum reply_id id);
 void arm_timer(struct session *s, unsigned seconds);
+void arm_timer_ms(struct session *s, unsigned ms);
 void tx_reset(struct session *s);
 void begin_close(struct session *s);
 void process(struct session *s);

@@ -1,7 +1,8 @@
 /* reply - SMTP reply table and formatting.
  *
- * Public: reply_get, reply_format, reply_code.
- * Invariant: every reply mailport's server sends is in this table.
+ * Public: reply_get, reply_format, reply_code, reply_class.
+ * Invariant: every reply mailport's server sends is in this table, with
+ * the class that decides which session limit it counts toward.
  */
 #include "smtp/reply.h"
 
@@ -24,54 +25,54 @@ static const struct reply_def table[R__COUNT] = {
 	[R_VRFY] = { 252, "2.1.5", "Cannot VRFY user" },
 	[R_EXPN] = { 502, "5.5.1", "EXPN not available" },
 	[R_HELP] = { 214, "2.0.0", "Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP" },
-	[R_UNKNOWN] = { 500, "5.3.3", "Unrecognized command" },
-	[R_LINE_TOO_LONG] = { 500, "5.5.2", "Line too long" },
+	[R_UNKNOWN] = { 500, "5.3.3", "Unrecognized command", RC_PROTOCOL },
+	[R_LINE_TOO_LONG] = { 500, "5.5.2", "Line too long", RC_PROTOCOL },
 	[R_FLOOD] = { 421, "4.7.0", "$1 Line too long, closing transmission channel" },
-	[R_NUL] = { 500, "5.5.2", "NUL character not allowed" },
-	[R_BAD_HELO] = { 501, "5.5.4", "Invalid domain name" },
-	[R_NEED_HELLO] = { 503, "5.5.2", "Send hello first" },
-	[R_NEED_MAIL] = { 503, "5.5.2", "Need mail command" },
-	[R_NEED_RCPT] = { 503, "5.5.2", "Need rcpt command" },
-	[R_NESTED_MAIL] = { 503, "5.5.1", "Sender already specified" },
-	[R_DATA_AFTER_BDAT] = { 503, "5.5.1", "DATA not allowed after BDAT" },
-	[R_BAD_ARGS] = { 501, "5.5.4", "Invalid arguments" },
-	[R_BAD_SENDER] = { 550, "5.1.7", "Invalid address" },
-	[R_BAD_RCPT] = { 501, "5.1.3", "Invalid address" },
-	[R_ADDR_TOO_LONG] = { 501, "5.1.3", "Address too long" },
-	[R_UTF8_ADDR] = { 553, "5.6.7", "Must declare SMTPUTF8 to send unicode address" },
-	[R_PARAM_UNKNOWN] = { 555, "5.5.4", "Unrecognized parameter" },
-	[R_SIZE_PARAM] = { 552, "5.3.4", "Message size exceeds fixed maximum message size" },
+	[R_NUL] = { 500, "5.5.2", "NUL character not allowed", RC_PROTOCOL },
+	[R_BAD_HELO] = { 501, "5.5.4", "Invalid domain name", RC_PROTOCOL },
+	[R_NEED_HELLO] = { 503, "5.5.2", "Send hello first", RC_PROTOCOL },
+	[R_NEED_MAIL] = { 503, "5.5.2", "Need mail command", RC_PROTOCOL },
+	[R_NEED_RCPT] = { 503, "5.5.2", "Need rcpt command", RC_PROTOCOL },
+	[R_NESTED_MAIL] = { 503, "5.5.1", "Sender already specified", RC_PROTOCOL },
+	[R_DATA_AFTER_BDAT] = { 503, "5.5.1", "DATA not allowed after BDAT", RC_PROTOCOL },
+	[R_BAD_ARGS] = { 501, "5.5.4", "Invalid arguments", RC_PROTOCOL },
+	[R_BAD_SENDER] = { 550, "5.1.7", "Invalid address", RC_PROTOCOL },
+	[R_BAD_RCPT] = { 501, "5.1.3", "Invalid address", RC_PROTOCOL },
+	[R_ADDR_TOO_LONG] = { 501, "5.1.3", "Address too long", RC_PROTOCOL },
+	[R_UTF8_ADDR] = { 553, "5.6.7", "Must declare SMTPUTF8 to send unicode address", RC_PROTOCOL },
+	[R_PARAM_UNKNOWN] = { 555, "5.5.4", "Unrecognized parameter", RC_PROTOCOL },
+	[R_SIZE_PARAM] = { 552, "5.3.4", "Message size exceeds fixed maximum message size", RC_PROTOCOL },
 	[R_NO_SPACE] = { 452, "4.3.1", "Insufficient system storage" },
-	[R_USER_UNKNOWN] = { 550, "5.1.1", "User unknown" },
-	[R_BAD_MAILBOX] = { 550, "5.1.3", "Mailbox name not allowed" },
-	[R_RELAY_DENIED] = { 550, "5.7.1", "Unable to relay" },
-	[R_TOO_MANY_RCPTS] = { 452, "4.5.3", "Too many recipients" },
+	[R_USER_UNKNOWN] = { 550, "5.1.1", "User unknown", RC_RCPT },
+	[R_BAD_MAILBOX] = { 550, "5.1.3", "Mailbox name not allowed", RC_RCPT },
+	[R_RELAY_DENIED] = { 550, "5.7.1", "Unable to relay", RC_RCPT },
+	[R_TOO_MANY_RCPTS] = { 452, "4.5.3", "Too many recipients", RC_RCPT },
 	[R_SIZE_EXCEEDED] = { 552, "5.3.4", "Message size exceeds fixed maximum message size" },
 	[R_TOO_MANY_HOPS] = { 554, "5.4.6", "Too many hops" },
 	[R_LOCAL_ERROR] = { 451, "4.3.0", "Local error in processing" },
-	[R_SYNC] = { 554, "5.5.0", "SMTP protocol synchronization error" },
-	[R_FORBIDDEN] = { 554, "5.7.0", "Forbidden command, closing connection" },
+	[R_SYNC] = { 554, "5.5.0", "SMTP protocol synchronization error", RC_PROTOCOL },
+	[R_FORBIDDEN] = { 554, "5.7.0", "Forbidden command, closing connection", RC_PROTOCOL },
 	[R_TOO_MANY_ERRORS] = { 421, "4.7.0", "Too many errors on this connection, closing transmission channel" },
 	[R_TIMEOUT] = { 421, "4.4.2", "$1 Timeout, closing transmission channel" },
 	[R_CONN_PER_IP] = { 421, "4.7.0", "$1 Too many connections from your address" },
 	[R_CONN_TOTAL] = { 421, "4.3.2", "$1 Too many connections, try again later" },
 	[R_SHUTDOWN] = { 421, "4.3.2", "$1 Service shutting down, closing transmission channel" },
 	[R_STARTTLS_GO] = { 220, "2.0.0", "Ready to start TLS" },
-	[R_TLS_ACTIVE] = { 503, "5.5.1", "TLS already active" },
+	[R_TLS_ACTIVE] = { 503, "5.5.1", "TLS already active", RC_PROTOCOL },
 	[R_TLS_UNAVAILABLE] = { 454, "4.7.0", "TLS not available" },
 	[R_AUTH_CHALLENGE] = { 334, "", "$1" },
 	[R_AUTH_OK] = { 235, "2.7.0", "Authentication successful" },
 	[R_AUTH_FAILED] = { 535, "5.7.8", "Authentication credentials invalid" },
 	[R_AUTH_CANCEL] = { 501, "5.0.0", "Authentication cancelled" },
-	[R_AUTH_BAD] = { 501, "5.5.2", "Invalid authentication data" },
-	[R_AUTH_MECH] = { 504, "5.5.4", "Unrecognized authentication type" },
-	[R_AUTH_TWICE] = { 503, "5.5.1", "Already authenticated" },
-	[R_AUTH_IN_TX] = { 503, "5.5.1", "AUTH not allowed during a mail transaction" },
-	[R_AUTH_UNAVAILABLE] = { 503, "5.5.1", "Authentication not available" },
-	[R_NEED_TLS] = { 530, "5.7.0", "Must issue a STARTTLS command first" },
-	[R_NEED_AUTH] = { 530, "5.7.0", "Authentication required" },
-	[R_AUTH_LINE_TOO_LONG] = { 500, "5.5.6", "Authentication exchange line is too long" },
-	[R_SENDER_NOT_OWNED] = { 553, "5.7.1", "Sender address rejected: not owned by user $1" },
+	[R_AUTH_BAD] = { 501, "5.5.2", "Invalid authentication data", RC_PROTOCOL },
+	[R_AUTH_MECH] = { 504, "5.5.4", "Unrecognized authentication type", RC_PROTOCOL },
+	[R_AUTH_TWICE] = { 503, "5.5.1", "Already authenticated", RC_PROTOCOL },
+	[R_AUTH_IN_TX] = { 503, "5.5.1", "AUTH not allowed during a mail transaction", RC_PROTOCOL },
+	[R_AUTH_UNAVAILABLE] = { 503, "5.5.1", "Authentication not available", RC_PROTOCOL },
+	[R_NEED_TLS] = { 530, "5.7.0", "Must issue a STARTTLS command first", RC_PROTOCOL },
+	[R_NEED_AUTH] = { 530, "5.7.0", "Authentication required", RC_PROTOCOL },
+	[R_AUTH_LINE_TOO_LONG] = { 500, "5.5.6", "Authentication exchange line is too long", RC_PROTOCOL },
+	[R_SENDER_NOT_OWNED] = { 553, "5.7.1", "Sender address rejected: not owned by user $1", RC_PROTOCOL },
 	[R_AUTH_BLOCKED] = { 421, "4.7.0", "$1 Too many authentication failures, closing transmission channel" },
 };
 
@@ -85,6 +86,12 @@ const struct reply_def *reply_get(enum reply_id id)
 int reply_code(enum reply_id id)
 {
 	return table[id].code;
+}
+
+/* reply_class - protocol error, rejected recipient, or neither */
+enum reply_class reply_class(enum reply_id id)
+{
+	return table[id].cls;
 }
 
 /* expand - substitute $1/$2 in text into out */

@@ -28,10 +28,17 @@ enum reply_id {
 	R__COUNT
 };
 
+/* What a negative reply says about the client, for the session limits:
+ * protocol errors count toward max_errors, rejected recipients toward
+ * max_rcpt_rejects; the rest (our own trouble, policy with limits of its
+ * own such as AUTH failures) toward neither. */
+enum reply_class { RC_NONE = 0, RC_PROTOCOL, RC_RCPT };
+
 struct reply_def {
 	int code;
 	const char *enh;	/* "" for replies without an enhanced code */
 	const char *text;
+	enum reply_class cls;
 };
 
 const struct reply_def *reply_get(enum reply_id id);
@@ -40,7 +47,10 @@ const struct reply_def *reply_get(enum reply_id id);
  * "\n" becomes a multi-line reply ("250-..." lines, last "250 ..."). */
 int reply_format(buf_t *out, enum reply_id id, const char *a1, const char *a2);
 
-/* reply_format_code - the reply's code */
+/* reply_code - the reply's code */
 int reply_code(enum reply_id id);
+
+/* reply_class - what the reply counts toward */
+enum reply_class reply_class(enum reply_id id);
 
 #endif

@@ -2,7 +2,8 @@
  * TLS (RFC 8314), and a self-signed certificate for development set-ups.
  *
  * Public: tls_server_ctx, tls_selfsigned, tls_describe, tls_sni.
- * Invariants: a context accepts TLS 1.2 and later only, prefers the
+ * Invariants: a context accepts TLS 1.2 and later only (TLS 1.2 with
+ * ECDHE/DHE and AEAD suites only), prefers the
  * server's cipher order, has compression and renegotiation off, session
  * tickets on (OpenSSL's per-context random ticket keys), a session id
  * context, and a private key checked against its certificate.  Encrypted
@@ -61,10 +62,22 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
 	return 0;
 }
 
-/* ctx_policy - protocol floor, options and modes common to every context */
+/* TLS 1.2 suites: forward secrecy and AEAD only (Mozilla's "intermediate"
+ * profile): no static-RSA key exchange, no CBC, no SHA-1 MACs (LUCKY13).
+ * TLS 1.3 suites stay OpenSSL's defaults (all of them AEAD). */
+#define TLS12_CIPHERS \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:" \
+	"DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
+
+/* ctx_policy - protocol floor, suites, options and modes common to every
+ * context */
 static int ctx_policy(SSL_CTX *ctx)
 {
-	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1 ||
+	    SSL_CTX_set_dh_auto(ctx, 1) != 1)
 		return -1;
 	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE |
 			    SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);

@@ -21,13 +21,41 @@ void log_set_level(enum log_level lvl)
 	log_level = lvl;
 }
 
+/* one_line - copy text into out, control bytes escaped (\n, \r, \t,
+ * \xHH), so that every event stays one line whatever its text (client
+ * bytes are escaped before they get here; this also covers our own texts,
+ * such as OpenSSL's multi-line errors); returns the length written */
+static size_t one_line(char *out, size_t cap, const char *text, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0, i;
+
+	for (i = 0; i < n && o + 4 < cap; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		if (c >= 0x20 && c != 0x7f) {
+			out[o++] = (char)c;
+			continue;
+		}
+		out[o++] = '\\';
+		if (c == '\n' || c == '\r' || c == '\t') {
+			out[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+		} else {
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	return o;
+}
+
 /* log_msg - format and write one event line */
 void log_msg(enum log_level lvl, const char *fmt, ...)
 {
-	char line[4096];
+	char text[4096], line[4200];
 	struct timespec ts;
 	struct tm tm;
-	size_t n;
+	size_t n, len;
 	int r;
 	va_list ap;
 
@@ -41,10 +69,12 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	if (r > 0)
 		n += (size_t)r;
 	va_start(ap, fmt);
-	r = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	r = vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	if (r > 0)
-		n += (size_t)r < sizeof(line) - n - 1 ? (size_t)r : sizeof(line) - n - 2;
+	len = r < 0 ? 0 : (size_t)r < sizeof(text) ? (size_t)r : sizeof(text) - 1;
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		len--;		/* a trailing line end is not part of the event */
+	n += one_line(line + n, sizeof(line) - n - 1, text, len);
 	line[n++] = '\n';
 	(void)!write(STDERR_FILENO, line, n);
 }

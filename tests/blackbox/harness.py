@@ -567,10 +567,11 @@ class Server:
         "relay": ["networks"],
         # written only when one of their keys is set (tlsutil.py sets them)
         "tls": ["cert", "key", "allow_plaintext_auth"],
-        "submission": ["sender_must_match_login"],
+        "submission": ["sender_must_match_login", "auth_on_mx"],
     }
     # [server] keys written only when set: extra listeners, AUTH limit
-    SERVER_OPTIONAL = ["submission", "submissions", "max_auth_failures"]
+    SERVER_OPTIONAL = ["submission", "submissions", "max_auth_failures", "max_rcpt_rejects",
+                       "rcpt_reject_delay_after", "listen_backlog"]
 
     def __init__(self, tc, name="srv", ipv6=False, extra="", **opts):
         self.tc = tc

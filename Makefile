@@ -22,6 +22,7 @@ SRCS      := $(sort $(shell find src -name '*.c' ! -name main.c))
 OBJS      := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+UNIT_UTIL := tests/unit/testutil.c
 
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
@@ -37,10 +38,10 @@ $(BUILD)/mailport: $(OBJS) $(BUILD)/obj/main.o
 	@echo "  LINK    $@"
 	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(OBJS)
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_UTIL) $(UNIT_UTIL:.c=.h) $(OBJS)
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
-	@$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(OBJS) $(ALL_LIBS) -lcmocka
+	@$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(UNIT_UTIL) $(OBJS) $(ALL_LIBS) -lcmocka
 
 unit-bins: $(UNIT_BINS)
 
@@ -53,7 +54,7 @@ deps-test:
 run: deps
 	@$(MAKE) --no-print-directory all
 	@mkdir -p var
-	./$(BUILD)/mailport serve
+	./$(BUILD)/mailport serve --defaults
 
 san:
 	@$(MAKE) --no-print-directory BUILD=build-san CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" build-san/mailport unit-bins

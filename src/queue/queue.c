@@ -3,7 +3,8 @@
  *
  * Public: queue_new, queue_free, queue_make_qid, queue_space_ok,
  * queue_msg_begin, queue_msg_write, queue_msg_backlog_high,
- * queue_msg_on_drain, queue_msg_commit, queue_msg_abort, queue_get_stats.
+ * queue_msg_on_drain, queue_msg_commit, queue_msg_abort, queue_get_stats,
+ * queue_set_clock, queue_run_due.
  *
  * Threads.  The loop thread (the one running the event_base) only buffers
  * bytes and posts work: after queue_new it never touches the disk (but for
@@ -17,6 +18,12 @@
  *   retry timer, IDLE), so no message is delivered by two threads at once.
  * Results come back to the loop thread through two events made active by
  * the workers; every callback and timer runs on the loop thread.
+ * Retries: a temporary failure makes the message due retry_min seconds
+ * later (doubled for each further failure, up to retry_max) by the queue's
+ * clock (queue_set_clock; CLOCK_MONOTONIC by default).  A libevent timer of
+ * the same length runs it in the daemon; queue_run_due runs every message
+ * that is due by the clock, so tests drive retries with a fake clock (and a
+ * backoff longer than the test, so the timers never fire) without sleeping.
  * Locks: q->mu guards the disk FIFO, the completion list and the shared
  * fields of every qmsg; q->dmu guards the run queue, results, dmsg states
  * and the counters.  Lock order: q->mu or q->dmu, then libevent's base
@@ -102,6 +109,7 @@ struct dmsg {
 	enum dres res;			/* q->dmu */
 	int relay_logged;		/* the delivering worker */
 	unsigned backoff;		/* loop thread */
+	time_t due;			/* loop thread: retry time (D_WAIT) */
 	struct event *timer;		/* loop thread */
 	struct dmsg *hnext, *rnext;
 };
@@ -112,6 +120,8 @@ struct queue {
 	int in_fd, q_fd, bad_fd;	/* ours */
 	char *hostname;
 	unsigned retry_min, retry_max;
+	time_t (*now)(void *arg);	/* the retry clock, loop thread */
+	void *now_arg;
 
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
@@ -777,6 +787,9 @@ static void dmsg_run(struct queue *q, struct dmsg *d)
 		evtimer_del(d->timer);
 	pthread_mutex_lock(&q->dmu);
 	if (d->state == D_IDLE || d->state == D_WAIT) {
+		if (d->state == D_WAIT)
+			q->st.waiting--;
+		q->st.active++;
 		d->state = D_RUNQ;
 		d->rnext = NULL;
 		if (q->rtail)
@@ -824,7 +837,54 @@ static void schedule_qid(struct queue *q, const char *qid)
 	dmsg_run(q, d);
 }
 
-/* dmsg_defer - arm the retry timer with exponential backoff */
+/* mono_now - the default retry clock: CLOCK_MONOTONIC seconds */
+static time_t mono_now(void *arg)
+{
+	struct timespec ts;
+
+	(void)arg;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* queue_set_clock - replace the retry clock (NULL: the default) */
+void queue_set_clock(struct queue *q, time_t (*now)(void *arg), void *arg)
+{
+	q->now = now ? now : mono_now;
+	q->now_arg = now ? arg : NULL;
+}
+
+/* dmsg_due_at - is d waiting for a retry that is due at time now? */
+static int dmsg_due_at(struct queue *q, struct dmsg *d, time_t now)
+{
+	int wait;
+
+	pthread_mutex_lock(&q->dmu);
+	wait = d->state == D_WAIT;
+	pthread_mutex_unlock(&q->dmu);
+	return wait && d->due <= now;
+}
+
+/* queue_run_due - run every waiting message that is due by the clock */
+unsigned queue_run_due(struct queue *q)
+{
+	time_t now = q->now(q->now_arg);
+	struct dmsg *d;
+	unsigned i, n = 0;
+
+	for (i = 0; i < HASH_SIZE; i++) {
+		for (d = q->hash[i]; d; d = d->hnext) {
+			if (dmsg_due_at(q, d, now)) {
+				dmsg_run(q, d);
+				n++;
+			}
+		}
+	}
+	return n;
+}
+
+/* dmsg_defer - make d due after an exponential backoff and arm its retry
+ * timer for the same time */
 static void dmsg_defer(struct queue *q, struct dmsg *d)
 {
 	struct timeval tv;
@@ -835,6 +895,7 @@ static void dmsg_defer(struct queue *q, struct dmsg *d)
 		d->backoff *= 2;
 	else
 		d->backoff = q->retry_max;
+	d->due = q->now(q->now_arg) + (time_t)d->backoff;
 	if (!d->timer)
 		d->timer = evtimer_new(q->base, on_retry, d);
 	if (!d->timer) {
@@ -872,6 +933,9 @@ static void on_deliver_done(evutil_socket_t fd, short what, void *arg)
 				q->restail = NULL;
 			res = d->res;
 			d->state = res == DR_TEMP ? D_WAIT : D_IDLE;
+			q->st.active--;
+			if (res == DR_TEMP)
+				q->st.waiting++;
 		}
 		pthread_mutex_unlock(&q->dmu);
 		if (!d)
@@ -1414,6 +1478,7 @@ static struct queue *queue_init(struct event_base *base,
 	q->in_fd = q->q_fd = q->bad_fd = -1;
 	q->ndisk = o->disk_threads ? o->disk_threads : 4;
 	q->ndeliver = o->deliver_threads ? o->deliver_threads : 2;
+	q->now = mono_now;
 	q->retry_min = o->retry_min ? o->retry_min : 60;
 	q->retry_max = o->retry_max ? o->retry_max : 3600;
 	if (q->retry_max < q->retry_min)

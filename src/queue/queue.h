@@ -17,6 +17,7 @@
 #define MAILPORT_QUEUE_QUEUE_H
 
 #include <stddef.h>
+#include <time.h>
 #include "queue/envelope.h"
 
 struct event_base;
@@ -48,6 +49,18 @@ struct queue *queue_new(struct event_base *base, const struct queue_opts *o);
  * their callbacks run), join the threads and free.  Call from the loop
  * thread after the sessions are gone. */
 void queue_free(struct queue *q);
+
+/* queue_set_clock - the clock of the retry schedule: now(arg) in seconds
+ * (now NULL: CLOCK_MONOTONIC, the default).  A deferred message is due
+ * retry_min..retry_max seconds after its attempt by this clock.  Call from
+ * the loop thread before the loop runs; tests install a fake clock. */
+void queue_set_clock(struct queue *q, time_t (*now)(void *arg), void *arg);
+
+/* queue_run_due - start the delivery of every message whose retry is due
+ * by the clock (loop thread); returns how many.  The daemon needs no call:
+ * each deferred message has a timer that does the same when it is due.
+ * Tests advance a fake clock and call this instead of sleeping. */
+unsigned queue_run_due(struct queue *q);
 
 /* queue_make_qid - a new unique, time-ordered id of [0-9A-Za-z] */
 void queue_make_qid(struct queue *q, char out[QID_MAX + 1]);
@@ -87,6 +100,9 @@ void queue_msg_abort(struct qmsg *m);
 struct queue_stats {
 	unsigned long long committed, delivered, deferred, failed;
 	unsigned queued;	/* messages now in queue/ */
+	unsigned waiting;	/* of these, waiting for a retry */
+	unsigned active;	/* of these, being delivered or about to be
+				 * (the result not yet seen by the loop) */
 };
 void queue_get_stats(struct queue *q, struct queue_stats *st);
 

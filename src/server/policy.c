@@ -50,14 +50,25 @@ static char *format_addr(const char *local, const char *domain)
 	return strdup(text);
 }
 
-/* have_rcpt - is this final address already in the envelope? */
-static int have_rcpt(const struct envelope *env, const char *addr)
+/* have_rcpt - is this final recipient already in the envelope?  Local
+ * ones are the same when they reach the same mailbox (local parts are
+ * lowercased for it, so Bob@ and bob@ are one copy); remote ones when the
+ * address is the same (a remote local part may be case-sensitive) */
+static int have_rcpt(const struct envelope *env, enum rcpt_kind kind, const char *addr,
+		     const char *local, const char *domain)
 {
 	size_t i;
 
-	for (i = 0; i < env->nrcpts; i++)
-		if (strcmp(env->rcpts[i].addr, addr) == 0)
+	for (i = 0; i < env->nrcpts; i++) {
+		const struct env_rcpt *r = &env->rcpts[i];
+
+		if (r->kind != kind)
+			continue;
+		if (kind == RCPT_LOCAL ? strcmp(r->domain, domain) == 0 &&
+					 strcasecmp(r->mailbox, local) == 0
+				       : strcmp(r->addr, addr) == 0)
 			return 1;
+	}
 	return 0;
 }
 
@@ -81,7 +92,7 @@ static enum rcpt_verdict add_final(struct expansion *x, enum rcpt_kind kind,
 	if (!addr)
 		return RV_BAD_MAILBOX;
 	x->found++;
-	if (have_rcpt(x->env, addr)) {
+	if (have_rcpt(x->env, kind, addr, local, domain)) {
 		free(addr);
 		return RV_OK;
 	}

@@ -18,42 +18,28 @@
 
 #include "conf/config.h"
 #include "conf/tables.h"
+#include "testutil.h"
 
-static char dir[64];
+static char dir[256];
 
-/* make_dir - a fresh temporary directory for the files of one test */
+/* make_dir - a fresh temporary directory for the files of the tests */
 static int make_dir(void **state)
 {
 	(void)state;
-	strcpy(dir, "/tmp/test_config.XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
+	return tu_tmpdir(dir, sizeof(dir));
 }
 
 /* remove_dir - remove the temporary directory and what the tests put there */
 static int remove_dir(void **state)
 {
-	static const char *const names[] = { "mailport.conf", "users", "aliases" };
-	char path[PATH_MAX];
-	size_t i;
-
 	(void)state;
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		unlink(path);
-	}
-	return rmdir(dir);
+	return tu_rm_rf(dir);
 }
 
 /* put - write text to dir/name; path gets the file name (PATH_MAX bytes) */
 static void put(const char *name, const char *text, char *path)
 {
-	FILE *f;
-
-	snprintf(path, PATH_MAX, "%s/%s", dir, name);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	assert_int_equal(fputs(text, f) >= 0, 1);
-	assert_int_equal(fclose(f), 0);
+	tu_write_file(tu_path(path, PATH_MAX, dir, name), text);
 }
 
 /* load_text - config_load of text written to dir/mailport.conf */

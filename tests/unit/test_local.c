@@ -7,9 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,40 +15,31 @@
 #include <unistd.h>
 
 #include "deliver/local.h"
+#include "testutil.h"
 
 #define ARRIVAL 1700000000LL
 #define QID "0AbCdEfGhIjK00"
 
 struct fx {
-	char dir[64];
+	char dir[128];
 	int mail_fd;
 	int qfd;
 	struct local_msg m;
 };
 
-/* rm_entry - nftw callback removing one entry */
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-	(void)sb;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
 /* setup - a temp dir with mail/ and an empty queue file */
 static int setup(void **state)
 {
 	struct fx *x = calloc(1, sizeof(*x));
-	char p[128];
+	char p[256];
 
 	assert_non_null(x);
-	strcpy(x->dir, "/tmp/test_local.XXXXXX");
-	assert_non_null(mkdtemp(x->dir));
-	snprintf(p, sizeof(p), "%s/mail", x->dir);
+	tu_tmpdir(x->dir, sizeof(x->dir));
+	tu_path(p, sizeof(p), x->dir, "mail");
 	assert_int_equal(mkdir(p, 0700), 0);
 	x->mail_fd = open(p, O_RDONLY | O_DIRECTORY);
 	assert_true(x->mail_fd >= 0);
-	snprintf(p, sizeof(p), "%s/qf", x->dir);
+	tu_path(p, sizeof(p), x->dir, "qf");
 	x->qfd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	assert_true(x->qfd >= 0);
 	x->m.fd = x->qfd;
@@ -68,7 +57,7 @@ static int teardown(void **state)
 
 	close(x->mail_fd);
 	close(x->qfd);
-	nftw(x->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tu_rm_rf(x->dir);
 	free(x);
 	return 0;
 }
@@ -88,47 +77,13 @@ static void put_msg(struct fx *x, const char *body, size_t n)
 	x->m.length = (off_t)n;
 }
 
-/* slurp - read a file below mail/ */
-static char *slurp(struct fx *x, const char *path, size_t *n)
-{
-	struct stat st;
-	char *b;
-	int fd = openat(x->mail_fd, path, O_RDONLY);
-
-	assert_true(fd >= 0);
-	assert_int_equal(fstat(fd, &st), 0);
-	b = malloc((size_t)st.st_size + 1);
-	assert_non_null(b);
-	assert_int_equal(read(fd, b, (size_t)st.st_size), st.st_size);
-	close(fd);
-	*n = (size_t)st.st_size;
-	return b;
-}
-
-/* count_dir - entries in a directory below mail/ (-1 if it is missing) */
-static int count_dir(struct fx *x, const char *path)
-{
-	int fd = openat(x->mail_fd, path, O_RDONLY | O_DIRECTORY), k = 0;
-	struct dirent *de;
-	DIR *d;
-
-	if (fd < 0)
-		return -1;
-	d = fdopendir(fd);
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL)
-		k += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
-	closedir(d);
-	return k;
-}
-
 /* expect_file - new/<name> holds the headers plus want[0..n) */
 static void expect_file(struct fx *x, const char *path, const char *rcpt,
 			const char *want, size_t n)
 {
 	char hdr[256];
 	size_t hl, got_n;
-	char *got = slurp(x, path, &got_n);
+	char *got = tu_slurp_at(x->mail_fd, path, &got_n);
 
 	hl = (size_t)snprintf(hdr, sizeof(hdr),
 			      "Return-Path: <%s>\nDelivered-To: %s\n",
@@ -190,9 +145,9 @@ static void test_basic(void **state)
 				       "alice@example.org", 0, &x->m, "mx.example",
 				       why, sizeof(why)), DELIVER_OK);
 	expect_file(x, PATH0, "alice@example.org", want, sizeof(want) - 1);
-	assert_int_equal(count_dir(x, "example.org/alice/tmp"), 0);
-	assert_int_equal(count_dir(x, "example.org/alice/new"), 1);
-	assert_int_equal(count_dir(x, "example.org/alice/cur"), 0);
+	assert_int_equal(tu_count_dir(x->mail_fd, "example.org/alice/tmp"), 0);
+	assert_int_equal(tu_count_dir(x->mail_fd, "example.org/alice/new"), 1);
+	assert_int_equal(tu_count_dir(x->mail_fd, "example.org/alice/cur"), 0);
 	assert_int_equal(fstatat(x->mail_fd, PATH0, &st, 0), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(fstatat(x->mail_fd, "example.org/alice", &st, 0), 0);
@@ -257,7 +212,7 @@ static void test_idempotent(void **state)
 					       "alice@example.org", 0, &x->m,
 					       "mx.example", why, sizeof(why)),
 				 DELIVER_OK);
-	assert_int_equal(count_dir(x, "example.org/alice/new"), 1);
+	assert_int_equal(tu_count_dir(x->mail_fd, "example.org/alice/new"), 1);
 	put_msg(x, "changed\r\n", 9);
 	assert_int_equal(local_deliver(x->mail_fd, "example.org", "alice",
 				       "alice@example.org", 0, &x->m, "mx.example",
@@ -266,7 +221,7 @@ static void test_idempotent(void **state)
 	assert_int_equal(local_deliver(x->mail_fd, "example.org", "alice",
 				       "alias@example.org", 1, &x->m, "mx.example",
 				       why, sizeof(why)), DELIVER_OK);
-	assert_int_equal(count_dir(x, "example.org/alice/new"), 2);
+	assert_int_equal(tu_count_dir(x->mail_fd, "example.org/alice/new"), 2);
 	expect_file(x, "example.org/alice/new/1700000000." QID "_1.mx.example",
 		    "alias@example.org", "changed\n", 8);
 }
@@ -291,7 +246,7 @@ static void test_leftover_tmp(void **state)
 				       "alice@example.org", 0, &x->m, "mx.example",
 				       why, sizeof(why)), DELIVER_OK);
 	expect_file(x, PATH0, "alice@example.org", "ok\n", 3);
-	assert_int_equal(count_dir(x, "example.org/alice/tmp"), 0);
+	assert_int_equal(tu_count_dir(x->mail_fd, "example.org/alice/tmp"), 0);
 }
 
 /* test_hostname - '/' and ':' in the host name are escaped */
@@ -341,7 +296,7 @@ static void test_unsafe(void **state)
 	assert_int_equal(local_deliver(x->mail_fd, "example.org", "alice",
 				       "a@b", 0, &x->m, "h", why, sizeof(why)),
 			 DELIVER_PERM);
-	assert_int_equal(count_dir(x, "."), 0);
+	assert_int_equal(tu_count_dir(x->mail_fd, "."), 0);
 }
 
 /* test_short_source - a queue file shorter than announced: temporary
@@ -357,8 +312,8 @@ static void test_short_source(void **state)
 				       "a@b", 0, &x->m, "h", why, sizeof(why)),
 			 DELIVER_TEMP);
 	assert_true(why[0] != '\0');
-	assert_int_equal(count_dir(x, "example.org/alice/tmp"), 0);
-	assert_int_equal(count_dir(x, "example.org/alice/new"), 0);
+	assert_int_equal(tu_count_dir(x->mail_fd, "example.org/alice/tmp"), 0);
+	assert_int_equal(tu_count_dir(x->mail_fd, "example.org/alice/new"), 0);
 }
 
 /* test_not_a_dir - the domain path is a file (or a symlink): temporary */

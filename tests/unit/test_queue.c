@@ -2,17 +2,21 @@
  * commit lands in queue/ before the callback, local delivery empties the
  * queue, abort leaves nothing, write failures never report Q_OK, recovery
  * quarantines damaged files and removes incoming/ leftovers, relay
- * recipients stay queued, a temporary failure is retried, backlog and
- * drain, queue ids. */
+ * recipients stay queued, a temporary failure is retried exactly when due
+ * (backoff), backlog and drain, queue ids.
+ *
+ * Time: the queue runs on a fake clock (x->now, queue_set_clock) and the
+ * backoff is longer than any test, so the libevent retry timers never fire;
+ * a test advances x->now and calls queue_run_due to run what is due.  No
+ * test sleeps to decide an outcome: loops wait for a condition, and the
+ * time limit of run_until only bounds a hang. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,9 +32,14 @@
 #include "queue/queue.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "testutil.h"
+
+#define T0 1700000000	/* the fake clock at the start of every test */
+#define RETRY_MIN 600	/* longer than any test: the retry timers never */
+#define RETRY_MAX 2400	/* fire, retries run through queue_run_due only */
 
 struct fx {
-	char dir[64];
+	char dir[128];
 	int spool_fd, mail_fd;
 	struct event_base *base;
 	struct queue *q;
@@ -41,24 +50,16 @@ struct fx {
 	int in_queue_at_cb;	/* queue/<qid> existed when done() ran */
 	char qid[QID_MAX + 1];
 	int drained;
+	time_t now;		/* the queue's clock */
 };
-
-/* rm_entry - nftw callback removing one entry */
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-	(void)sb;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
 
 /* open_dir - open dir/name as a directory fd */
 static int open_dir(const char *dir, const char *name)
 {
-	char p[128];
+	char p[256];
 	int fd;
 
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	tu_path(p, sizeof(p), dir, name);
 	mkdir(p, 0700);
 	fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(fd >= 0);
@@ -71,8 +72,7 @@ static int setup(void **state)
 	struct fx *x = calloc(1, sizeof(*x));
 
 	assert_non_null(x);
-	strcpy(x->dir, "/tmp/test_queue.XXXXXX");
-	assert_non_null(mkdtemp(x->dir));
+	tu_tmpdir(x->dir, sizeof(x->dir));
 	x->spool_fd = open_dir(x->dir, "spool");
 	x->mail_fd = open_dir(x->dir, "mail");
 	x->base = event_base_new();
@@ -80,8 +80,9 @@ static int setup(void **state)
 	x->o.spool_fd = x->spool_fd;
 	x->o.mail_fd = x->mail_fd;
 	x->o.hostname = "mx.test";
-	x->o.retry_min = 1;
-	x->o.retry_max = 4;
+	x->o.retry_min = RETRY_MIN;
+	x->o.retry_max = RETRY_MAX;
+	x->now = T0;
 	*state = x;
 	return 0;
 }
@@ -95,16 +96,25 @@ static int teardown(void **state)
 	event_base_free(x->base);
 	close(x->spool_fd);
 	close(x->mail_fd);
-	nftw(x->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tu_rm_rf(x->dir);
 	free(x);
 	return 0;
 }
 
-/* start - make the queue */
+/* fake_now - the queue's clock: x->now, moved by the tests */
+static time_t fake_now(void *arg)
+{
+	struct fx *x = arg;
+
+	return x->now;
+}
+
+/* start - make the queue, on the fake clock */
 static void start(struct fx *x)
 {
 	x->q = queue_new(x->base, &x->o);
 	assert_non_null(x->q);
+	queue_set_clock(x->q, fake_now, x);
 }
 
 /* tick - keeps EVLOOP_ONCE returning */
@@ -139,17 +149,19 @@ static int run_until(struct fx *x, int (*pred)(struct fx *), long long ms)
 	return ok;
 }
 
-/* never - a predicate that just lets time pass */
-static int never(struct fx *x)
-{
-	(void)x;
-	return 0;
-}
-
 /* called - the commit callback ran */
 static int called(struct fx *x)
 {
 	return x->ncalls > 0;
+}
+
+/* settled - no delivery attempt in flight: every result has been seen */
+static int settled(struct fx *x)
+{
+	struct queue_stats st;
+
+	queue_get_stats(x->q, &st);
+	return st.active == 0;
 }
 
 /* queue_empty - no message left in queue/ */
@@ -159,23 +171,6 @@ static int queue_empty(struct fx *x)
 
 	queue_get_stats(x->q, &st);
 	return st.queued == 0;
-}
-
-/* count_dir - entries in spool/<name> or mail/<name> (-1 if missing) */
-static int count_dir(int dirfd, const char *name)
-{
-	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY), k = 0;
-	struct dirent *de;
-	DIR *d;
-
-	if (fd < 0)
-		return -1;
-	d = fdopendir(fd);
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL)
-		k += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
-	closedir(d);
-	return k;
 }
 
 /* exists - does path exist below dirfd? */
@@ -268,23 +263,19 @@ static void check_qfile(struct fx *x, const char *body, size_t n, size_t nrcpt)
 	char p[64], *b;
 	struct envelope e;
 	struct stat st;
+	size_t len;
 	long elen;
-	int fd;
 
 	snprintf(p, sizeof(p), "queue/%s", x->qid);
-	fd = openat(x->spool_fd, p, O_RDONLY);
-	assert_true(fd >= 0);
-	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(fstatat(x->spool_fd, p, &st, AT_SYMLINK_NOFOLLOW), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
-	b = malloc((size_t)st.st_size);
-	assert_int_equal(read(fd, b, (size_t)st.st_size), st.st_size);
-	close(fd);
+	b = tu_slurp_at(x->spool_fd, p, &len);
 	envelope_init(&e);
-	elen = qfile_decode_envelope(b, (size_t)st.st_size, &e);
+	elen = qfile_decode_envelope(b, len, &e);
 	assert_true(elen > 0);
 	assert_string_equal(e.qid, x->qid);
 	assert_int_equal(e.nrcpts, nrcpt);
-	assert_int_equal((size_t)st.st_size, (size_t)elen + n + QFILE_TRAILER_LEN);
+	assert_int_equal(len, (size_t)elen + n + QFILE_TRAILER_LEN);
 	assert_memory_equal(b + elen, body, n);
 	assert_int_equal(qfile_check_trailer(b + elen + n, QFILE_TRAILER_LEN),
 			 (long long)n);
@@ -297,25 +288,18 @@ static void check_maildir(struct fx *x, const char *mbox, unsigned idx,
 			  const char *body, size_t n)
 {
 	char p[256], *got;
-	struct stat st;
-	size_t i, k = 0, hl;
-	int fd;
+	size_t i, k = 0, hl, len;
 
 	snprintf(p, sizeof(p), "example.org/%s/new/1700000000.%s_%u.mx.test",
 		 mbox, x->qid, idx);
-	fd = openat(x->mail_fd, p, O_RDONLY);
-	assert_true(fd >= 0);
-	assert_int_equal(fstat(fd, &st), 0);
-	got = malloc((size_t)st.st_size + 1);
-	assert_int_equal(read(fd, got, (size_t)st.st_size), st.st_size);
-	close(fd);
+	got = tu_slurp_at(x->mail_fd, p, &len);
 	hl = strlen("Return-Path: <bob@example.net>\nDelivered-To: ") +
 	     strlen(mbox) + strlen("@example.org\n");
 	assert_memory_equal(got, "Return-Path: <bob@example.net>\n", 31);
 	for (i = 0; i < n; i++)
 		if (!(body[i] == '\r' && i + 1 < n && body[i + 1] == '\n'))
 			assert_int_equal(got[hl + k++], body[i]);
-	assert_int_equal((size_t)st.st_size, hl + k);
+	assert_int_equal(len, hl + k);
 	free(got);
 }
 
@@ -340,9 +324,9 @@ static void test_commit_deliver(void **state)
 	assert_int_equal(x->ncalls, 1);
 	assert_int_equal(x->st, Q_OK);
 	assert_true(x->in_queue_at_cb);
-	assert_int_equal(count_dir(x->spool_fd, "incoming"), 0);
+	assert_int_equal(tu_count_dir(x->spool_fd, "incoming"), 0);
 	assert_true(run_until(x, queue_empty, 10000));
-	assert_int_equal(count_dir(x->spool_fd, "queue"), 0);
+	assert_int_equal(tu_count_dir(x->spool_fd, "queue"), 0);
 	check_maildir(x, "user0", 0, b, n);
 	check_maildir(x, "user1", 1, b, n);
 	queue_get_stats(x->q, &st);
@@ -374,8 +358,15 @@ static void test_commit_file(void **state)
 	free(b);
 }
 
-/* test_abort - aborted messages leave no file, before and after a worker
- * created one */
+/* incoming_one - a worker has created the one file in incoming/ */
+static int incoming_one(struct fx *x)
+{
+	return tu_count_dir(x->spool_fd, "incoming") == 1;
+}
+
+/* test_abort - aborted messages leave no file: before a worker saw them,
+ * after a worker created the file, and while a write may be in flight
+ * (queue_free finishes every job, so what is left afterwards stays) */
 static void test_abort(void **state)
 {
 	struct fx *x = *state;
@@ -392,17 +383,18 @@ static void test_abort(void **state)
 	make_env(x, &e, 1);
 	m = queue_msg_begin(x->q, &e);
 	write_chunks(m, b, n);
-	run_until(x, never, 100);	/* a worker has written: the file exists */
+	assert_true(run_until(x, incoming_one, 10000));
 	queue_msg_abort(m);
 	make_env(x, &e, 1);
 	m = queue_msg_begin(x->q, &e);
 	queue_msg_write(m, b, n);
 	queue_msg_abort(m);		/* abort while a write may be in flight */
-	run_until(x, never, 200);
-	assert_int_equal(count_dir(x->spool_fd, "incoming"), 0);
-	assert_int_equal(count_dir(x->spool_fd, "queue"), 0);
-	assert_int_equal(x->ncalls, 0);
 	queue_get_stats(x->q, &st);
+	queue_free(x->q);		/* every job done, every file removed */
+	x->q = NULL;
+	assert_int_equal(tu_count_dir(x->spool_fd, "incoming"), 0);
+	assert_int_equal(tu_count_dir(x->spool_fd, "queue"), 0);
+	assert_int_equal(x->ncalls, 0);
 	assert_int_equal(st.committed, 0);
 	free(b);
 }
@@ -432,8 +424,8 @@ static void test_write_error(void **state)
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
 	assert_int_equal(x->st, Q_TEMP);
 	assert_false(x->in_queue_at_cb);
-	assert_int_equal(count_dir(x->spool_fd, "incoming"), 0);
-	assert_int_equal(count_dir(x->spool_fd, "queue"), 0);
+	assert_int_equal(tu_count_dir(x->spool_fd, "incoming"), 0);
+	assert_int_equal(tu_count_dir(x->spool_fd, "queue"), 0);
 	free(b);
 }
 
@@ -453,19 +445,15 @@ static void test_bad_qid(void **state)
 	queue_msg_commit(m, on_done, x);
 	assert_true(run_until(x, called, 10000));
 	assert_int_equal(x->st, Q_TEMP);
-	assert_int_equal(count_dir(x->spool_fd, "incoming"), 0);
-	assert_int_equal(count_dir(x->spool_fd, "queue"), 0);
+	assert_int_equal(tu_count_dir(x->spool_fd, "incoming"), 0);
+	assert_int_equal(tu_count_dir(x->spool_fd, "queue"), 0);
 	assert_false(exists(x->spool_fd, "../etc"));
 }
 
 /* put_file - write a file below the spool */
 static void put_file(struct fx *x, const char *path, const char *p, size_t n)
 {
-	int fd = openat(x->spool_fd, path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, p, n), (ssize_t)n);
-	close(fd);
+	tu_write_at(x->spool_fd, path, p, n, 0600);
 }
 
 /* make_qfile - a complete queue file for qid with the given recipients */
@@ -521,7 +509,7 @@ static void test_recovery(void **state)
 	put_file(x, "queue/0000000000F000.done", "0\n", 2);	/* stale */
 	assert_int_equal(mkdirat(x->spool_fd, "queue/0000000000G000", 0700), 0);
 	start(x);
-	assert_int_equal(count_dir(x->spool_fd, "incoming"), 0);
+	assert_int_equal(tu_count_dir(x->spool_fd, "incoming"), 0);
 	assert_true(exists(x->spool_fd, "corrupt/0000000000C000"));
 	assert_true(exists(x->spool_fd, "corrupt/0000000000C000.done"));
 	assert_true(exists(x->spool_fd, "corrupt/0000000000D000"));
@@ -530,7 +518,7 @@ static void test_recovery(void **state)
 	assert_true(exists(x->spool_fd, "corrupt/0000000000G000"));
 	assert_false(exists(x->spool_fd, "queue/0000000000F000.done"));
 	assert_true(run_until(x, queue_empty, 10000));
-	assert_int_equal(count_dir(x->spool_fd, "queue"), 0);
+	assert_int_equal(tu_count_dir(x->spool_fd, "queue"), 0);
 	strcpy(x->qid, "0000000000B000");
 	check_maildir(x, "user1", 1, body, sizeof(body) - 1);
 	snprintf(p, sizeof(p), "example.org/user0");
@@ -540,15 +528,14 @@ static void test_recovery(void **state)
 }
 
 /* test_relay_stays - a relay recipient keeps the message queued; local
- * ones are delivered and recorded; no retry loop */
+ * ones are delivered and recorded; no retry is scheduled, however late */
 static void test_relay_stays(void **state)
 {
 	struct fx *x = *state;
 	struct queue_stats st;
 	struct envelope e;
 	struct qmsg *m;
-	char p[64], done[8] = "";
-	int fd;
+	char p[64], *done;
 
 	start(x);
 	make_env(x, &e, 1);
@@ -558,19 +545,23 @@ static void test_relay_stays(void **state)
 	queue_msg_commit(m, on_done, x);
 	assert_true(run_until(x, called, 10000));
 	assert_int_equal(x->st, Q_OK);
-	run_until(x, never, 2500);	/* longer than retry_min */
+	assert_true(run_until(x, settled, 10000));	/* the attempt is over */
 	queue_get_stats(x->q, &st);
 	assert_int_equal(st.queued, 1);
 	assert_int_equal(st.delivered, 1);
-	assert_int_equal(st.deferred, 1);	/* logged once, not retried */
+	assert_int_equal(st.deferred, 1);	/* the relay recipient, logged */
+	assert_int_equal(st.waiting, 0);	/* and not scheduled for a retry */
+	x->now += 100 * RETRY_MAX;
+	assert_int_equal(queue_run_due(x->q), 0);
+	queue_get_stats(x->q, &st);
+	assert_int_equal(st.active, 0);
+	assert_int_equal(st.deferred, 1);
 	snprintf(p, sizeof(p), "queue/%s", x->qid);
 	assert_true(exists(x->spool_fd, p));
 	snprintf(p, sizeof(p), "queue/%s.done", x->qid);
-	fd = openat(x->spool_fd, p, O_RDONLY);
-	assert_true(fd >= 0);
-	assert_int_equal(read(fd, done, sizeof(done) - 1), 2);
-	close(fd);
+	done = tu_slurp_at(x->spool_fd, p, NULL);
 	assert_string_equal(done, "0\n");
+	free(done);
 	check_maildir(x, "user0", 0, "hi\r\n", 4);
 }
 
@@ -594,42 +585,55 @@ static void test_bounce(void **state)
 	queue_get_stats(x->q, &st);
 	assert_int_equal(st.delivered, 1);
 	assert_int_equal(st.failed, 1);
-	assert_int_equal(count_dir(x->spool_fd, "queue"), 0);
-	assert_int_equal(count_dir(x->mail_fd, "example.org"), 1);
+	assert_int_equal(tu_count_dir(x->spool_fd, "queue"), 0);
+	assert_int_equal(tu_count_dir(x->mail_fd, "example.org"), 1);
 	check_maildir(x, "user0", 0, "hi\r\n", 4);
 }
 
-/* deferred_once - the first delivery attempt failed temporarily */
-static int deferred_once(struct fx *x)
-{
-	struct queue_stats st;
-
-	queue_get_stats(x->q, &st);
-	return st.deferred >= 1;
-}
-
-/* test_retry - a temporary local failure is retried after retry_min */
+/* test_retry - a temporary local failure (a file where the domain's
+ * directory belongs) is retried exactly when due by the clock: retry_min
+ * after the failed attempt, then twice as long each time, capped at
+ * retry_max; the retry after the cause is gone delivers */
 static void test_retry(void **state)
 {
+	static const time_t wait[] = { RETRY_MIN, 2 * RETRY_MIN, RETRY_MAX,
+				       RETRY_MAX };
+	const size_t nwait = sizeof(wait) / sizeof(wait[0]);
 	struct fx *x = *state;
 	struct queue_stats st;
 	struct envelope e;
 	struct qmsg *m;
-	int fd;
+	size_t i;
 
-	fd = openat(x->mail_fd, "example.org", O_WRONLY | O_CREAT, 0600);
-	assert_true(fd >= 0);
-	close(fd);
+	tu_write_at(x->mail_fd, "example.org", "", 0, 0600);
 	start(x);
 	make_env(x, &e, 1);
 	m = queue_msg_begin(x->q, &e);
 	queue_msg_write(m, "hi\r\n", 4);
 	queue_msg_commit(m, on_done, x);
-	assert_true(run_until(x, deferred_once, 10000));
-	queue_get_stats(x->q, &st);
-	assert_int_equal(st.queued, 1);
-	assert_int_equal(unlinkat(x->mail_fd, "example.org", 0), 0);
+	assert_true(run_until(x, called, 10000));
+	for (i = 0; i < nwait; i++) {
+		assert_true(run_until(x, settled, 10000));
+		queue_get_stats(x->q, &st);
+		assert_int_equal(st.deferred, i + 1);
+		assert_int_equal(st.waiting, 1);
+		assert_int_equal(st.queued, 1);
+		x->now += wait[i] - 1;
+		if (queue_run_due(x->q) != 0)
+			fail_msg("retry %zu ran 1 s before its backoff of %lld s",
+				 i + 1, (long long)wait[i]);
+		x->now += 1;
+		if (i == nwait - 1)	/* the cause goes away */
+			assert_int_equal(unlinkat(x->mail_fd, "example.org", 0), 0);
+		assert_int_equal(queue_run_due(x->q), 1);
+		assert_int_equal(queue_run_due(x->q), 0);	/* started once */
+	}
 	assert_true(run_until(x, queue_empty, 10000));
+	queue_get_stats(x->q, &st);
+	assert_int_equal(st.deferred, nwait);
+	assert_int_equal(st.delivered, 1);
+	assert_int_equal(st.waiting, 0);
+	assert_int_equal(st.active, 0);
 	check_maildir(x, "user0", 0, "hi\r\n", 4);
 }
 
@@ -647,8 +651,15 @@ static int drained(struct fx *x)
 	return x->drained > 0;
 }
 
+/* drained_twice - the drain callback ran twice */
+static int drained_twice(struct fx *x)
+{
+	return x->drained > 1;
+}
+
 /* test_backlog - more than 1 MiB unwritten is high; the drain callback
- * runs once it is low again (or at once when it already is) */
+ * runs once it is low again, or, when it already is, from the loop (never
+ * from inside queue_msg_on_drain); once per registration */
 static void test_backlog(void **state)
 {
 	struct fx *x = *state;
@@ -666,12 +677,12 @@ static void test_backlog(void **state)
 	assert_true(run_until(x, drained, 10000));
 	assert_int_equal(x->drained, 1);
 	assert_false(queue_msg_backlog_high(m));
-	run_until(x, never, 50);
-	assert_int_equal(x->drained, 1);	/* once */
-	queue_msg_on_drain(m, on_drain, x);	/* already low: runs soon */
-	assert_true(run_until(x, never, 50) == 0 && x->drained == 2);
+	queue_msg_on_drain(m, on_drain, x);	/* already low */
+	assert_int_equal(x->drained, 1);	/* not called from inside */
+	assert_true(run_until(x, drained_twice, 10000));
 	queue_msg_commit(m, on_done, x);
 	assert_true(run_until(x, called, 10000));
+	assert_int_equal(x->drained, 2);	/* once per registration */
 	assert_int_equal(x->st, Q_OK);
 	assert_true(run_until(x, queue_empty, 10000));
 	check_maildir(x, "user0", 0, b, n);
@@ -701,12 +712,12 @@ static void test_free_in_flight(void **state)
 	x->q = NULL;
 	assert_int_equal(x->ncalls, 1);
 	assert_int_equal(x->st, Q_OK);
-	assert_int_equal(count_dir(x->spool_fd, "queue"), 1);
+	assert_int_equal(tu_count_dir(x->spool_fd, "queue"), 1);
 	start(x);
-	assert_int_equal(count_dir(x->spool_fd, "incoming"), 0);
+	assert_int_equal(tu_count_dir(x->spool_fd, "incoming"), 0);
 	assert_true(run_until(x, queue_empty, 10000));
-	assert_int_equal(count_dir(x->spool_fd, "queue"), 0);
-	assert_int_equal(count_dir(x->mail_fd, "example.org/user0/new"), 1);
+	assert_int_equal(tu_count_dir(x->spool_fd, "queue"), 0);
+	assert_int_equal(tu_count_dir(x->mail_fd, "example.org/user0/new"), 1);
 	free(b);
 }
 
@@ -796,9 +807,9 @@ static void test_many(void **state)
 	}
 	assert_true(run_until(x, all_done_45, 20000));
 	assert_int_equal(x->st, Q_OK);
-	assert_int_equal(count_dir(x->mail_fd, "example.org/user0/new"), 45);
-	assert_int_equal(count_dir(x->spool_fd, "incoming"), 0);
-	assert_int_equal(count_dir(x->spool_fd, "queue"), 0);
+	assert_int_equal(tu_count_dir(x->mail_fd, "example.org/user0/new"), 45);
+	assert_int_equal(tu_count_dir(x->spool_fd, "incoming"), 0);
+	assert_int_equal(tu_count_dir(x->spool_fd, "queue"), 0);
 }
 
 /* test_space - queue_space_ok answers sensibly */

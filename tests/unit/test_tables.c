@@ -13,44 +13,29 @@
 #include <unistd.h>
 
 #include "conf/tables.h"
-
-struct tmpfile {
-	char path[64];
-};
-
-/* write_tmp - put text (len bytes) into a new temporary file */
-static void write_tmp(struct tmpfile *t, const char *text, size_t len)
-{
-	int fd;
-
-	strcpy(t->path, "/tmp/test_tables.XXXXXX");
-	fd = mkstemp(t->path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, len), (ssize_t)len);
-	close(fd);
-}
+#include "testutil.h"
 
 /* load_users - load text as a users file; errors (if any) go to err */
 static int load_users(const char *text, struct users **u, buf_t *err)
 {
-	struct tmpfile t;
+	char path[256];
 	int r;
 
-	write_tmp(&t, text, strlen(text));
-	r = users_load(t.path, u, err);
-	unlink(t.path);
+	tu_tmpfile(path, sizeof(path), text, strlen(text));
+	r = users_load(path, u, err);
+	unlink(path);
 	return r;
 }
 
 /* load_aliases - load text as an aliases file */
 static int load_aliases(const char *text, struct aliases **a, buf_t *err)
 {
-	struct tmpfile t;
+	char path[256];
 	int r;
 
-	write_tmp(&t, text, strlen(text));
-	r = aliases_load(t.path, a, err);
-	unlink(t.path);
+	tu_tmpfile(path, sizeof(path), text, strlen(text));
+	r = aliases_load(path, a, err);
+	unlink(path);
 	return r;
 }
 
@@ -198,16 +183,16 @@ static void test_users_limits(void **state)
 static void test_users_control_and_nul(void **state)
 {
 	static const char text[] = "a@b.test\nx\0y@b.test\nc@b.test\n";
-	struct tmpfile t;
+	char path[256];
 	struct users *u;
 	buf_t err;
 	char *got;
 
 	(void)state;
 	buf_init(&err);
-	write_tmp(&t, text, sizeof(text) - 1);
-	assert_int_equal(users_load(t.path, &u, &err), -1);
-	unlink(t.path);
+	tu_tmpfile(path, sizeof(path), text, sizeof(text) - 1);
+	assert_int_equal(users_load(path, &u, &err), -1);
+	unlink(path);
 	got = errors_without_paths(&err);
 	assert_string_equal(got, "2: NUL byte in line\n");
 	free(got);
@@ -449,19 +434,19 @@ static void test_aliases_missing_file(void **state)
 
 static void test_aliases_error_path(void **state)
 {
-	struct tmpfile t;
+	char path[256];
 	struct aliases *a;
 	buf_t err;
-	char want[128];
+	char want[384];
 
 	(void)state;
 	buf_init(&err);
-	write_tmp(&t, "x\n", 2);
-	assert_int_equal(aliases_load(t.path, &a, &err), -1);
+	tu_tmpfile(path, sizeof(path), "x\n", 2);
+	assert_int_equal(aliases_load(path, &a, &err), -1);
 	snprintf(want, sizeof(want), "%s:1: missing ':' after the alias name\n",
-		 t.path);
+		 path);
 	assert_string_equal(err.data, want);
-	unlink(t.path);
+	unlink(path);
 	buf_free(&err);
 }
 

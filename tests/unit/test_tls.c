@@ -24,6 +24,7 @@
 #include <openssl/x509v3.h>
 
 #include "tls/tlsctx.h"
+#include "testutil.h"
 
 #define HOST "mail.example.test"
 
@@ -34,33 +35,6 @@ struct fixture {
 	char key[128];
 	SSL_CTX *sctx;
 };
-
-/* path_in - dir/name into out */
-static void path_in(char *out, size_t outsz, const char *dir, const char *name)
-{
-	int n = snprintf(out, outsz, "%s/%s", dir, name);
-
-	assert_true(n > 0 && (size_t)n < outsz);
-}
-
-/* rm_dir - remove every file of a flat directory, then the directory */
-static void rm_dir(const char *dir)
-{
-	char p[512];
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
-}
 
 /* count_temps - files whose name holds ".tmp." (left-over temp files) */
 static int count_temps(const char *dir)
@@ -77,21 +51,6 @@ static int count_temps(const char *dir)
 	return n;
 }
 
-/* slurp - a whole small file as a malloc'd string */
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *s = calloc(1, 65536);
-	size_t n;
-
-	assert_non_null(f);
-	assert_non_null(s);
-	n = fread(s, 1, 65535, f);
-	assert_true(n > 0);
-	fclose(f);
-	return s;
-}
-
 /* setup - a temporary directory, a self-signed pair and a context */
 static int setup(void **state)
 {
@@ -100,11 +59,9 @@ static int setup(void **state)
 
 	if (!fx)
 		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test_tls.XXXXXX");
-	if (!mkdtemp(fx->dir))
-		return -1;
-	path_in(fx->cert, sizeof(fx->cert), fx->dir, "cert.pem");
-	path_in(fx->key, sizeof(fx->key), fx->dir, "key.pem");
+	tu_tmpdir(fx->dir, sizeof(fx->dir));
+	tu_path(fx->cert, sizeof(fx->cert), fx->dir, "cert.pem");
+	tu_path(fx->key, sizeof(fx->key), fx->dir, "key.pem");
 	buf_init(&err);
 	if (tls_selfsigned(fx->cert, fx->key, HOST, &err) < 0) {
 		fprintf(stderr, "%s", err.data ? err.data : "?");
@@ -127,7 +84,7 @@ static int teardown(void **state)
 	if (!fx)
 		return 0;
 	SSL_CTX_free(fx->sctx);
-	rm_dir(fx->dir);
+	tu_rm_rf(fx->dir);
 	free(fx);
 	return 0;
 }
@@ -432,7 +389,7 @@ static void test_selfsigned_fields(void **state)
 static void test_selfsigned_no_rewrite(void **state)
 {
 	struct fixture *fx = *state;
-	char *cert0 = slurp(fx->cert), *key0 = slurp(fx->key);
+	char *cert0 = tu_slurp(fx->cert, NULL), *key0 = tu_slurp(fx->key, NULL);
 	char *cert1, *key1;
 	struct stat a, b;
 	buf_t err;
@@ -446,8 +403,8 @@ static void test_selfsigned_no_rewrite(void **state)
 	assert_int_equal(stat(fx->key, &b), 0);
 	assert_int_equal(a.st_ino, b.st_ino);
 	assert_int_equal(a.st_mtim.tv_nsec, b.st_mtim.tv_nsec);
-	cert1 = slurp(fx->cert);
-	key1 = slurp(fx->key);
+	cert1 = tu_slurp(fx->cert, NULL);
+	key1 = tu_slurp(fx->key, NULL);
 	assert_string_equal(cert0, cert1);
 	assert_string_equal(key0, key1);
 	free(cert0);
@@ -463,10 +420,9 @@ static void pair_in(char *dir, size_t dirsz, char *cert, char *key,
 {
 	buf_t err;
 
-	snprintf(dir, dirsz, "/tmp/test_tls2.XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	path_in(cert, psz, dir, "c.pem");
-	path_in(key, psz, dir, "k.pem");
+	tu_tmpdir(dir, dirsz);
+	tu_path(cert, psz, dir, "c.pem");
+	tu_path(key, psz, dir, "k.pem");
 	buf_init(&err);
 	assert_int_equal(tls_selfsigned(cert, key, cn, &err), 0);
 	assert_int_equal(err.len, 0);
@@ -483,12 +439,12 @@ static void test_selfsigned_regenerate(void **state)
 
 	(void)state;
 	pair_in(dir, sizeof(dir), cert, key, sizeof(cert), "mx.example");
-	key0 = slurp(key);
+	key0 = tu_slurp(key, NULL);
 	/* the certificate lost: both files are made again, and match */
 	assert_int_equal(unlink(cert), 0);
 	buf_init(&err);
 	assert_int_equal(tls_selfsigned(cert, key, "mx.example", &err), 0);
-	key1 = slurp(key);
+	key1 = tu_slurp(key, NULL);
 	assert_string_not_equal(key0, key1);
 	assert_int_equal(stat(key, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
@@ -506,7 +462,7 @@ static void test_selfsigned_regenerate(void **state)
 	assert_int_equal(count_temps(dir), 0);
 	free(key0);
 	buf_free(&err);
-	rm_dir(dir);
+	tu_rm_rf(dir);
 }
 
 static void test_selfsigned_bad_input(void **state)
@@ -520,10 +476,9 @@ static void test_selfsigned_bad_input(void **state)
 	size_t i;
 
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/test_tls3.XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	path_in(cert, sizeof(cert), dir, "c.pem");
-	path_in(key, sizeof(key), dir, "k.pem");
+	tu_tmpdir(dir, sizeof(dir));
+	tu_path(cert, sizeof(cert), dir, "c.pem");
+	tu_path(key, sizeof(key), dir, "k.pem");
 	buf_init(&err);
 	for (i = 0; i < sizeof(bad_cn) / sizeof(bad_cn[0]); i++) {
 		buf_reset(&err);
@@ -544,7 +499,7 @@ static void test_selfsigned_bad_input(void **state)
 	assert_int_equal(tls_selfsigned(cert, key, "", NULL), -1);
 	assert_int_equal(ERR_peek_error(), 0);
 	buf_free(&err);
-	rm_dir(dir);
+	tu_rm_rf(dir);
 }
 
 /* ---- tls_server_ctx failures ---- */
@@ -555,7 +510,7 @@ static void test_ctx_missing_files(void **state)
 	char missing[192];
 	buf_t err;
 
-	path_in(missing, sizeof(missing), fx->dir, "missing.pem");
+	tu_path(missing, sizeof(missing), fx->dir, "missing.pem");
 	buf_init(&err);
 	assert_null(tls_server_ctx(missing, fx->key, &err));
 	assert_non_null(strstr(err.data, "cert "));
@@ -592,17 +547,7 @@ static void test_ctx_mismatch(void **state)
 	assert_null(tls_server_ctx(cert, fx->key, &err));
 	assert_non_null(strstr(err.data, "mismatch"));
 	buf_free(&err);
-	rm_dir(dir);
-}
-
-/* write_file - a small file with the given text */
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
+	tu_rm_rf(dir);
 }
 
 static void test_ctx_garbage(void **state)
@@ -611,11 +556,11 @@ static void test_ctx_garbage(void **state)
 	char junk[192], empty[192];
 	buf_t err;
 
-	path_in(junk, sizeof(junk), fx->dir, "junk.pem");
-	path_in(empty, sizeof(empty), fx->dir, "empty.pem");
-	write_file(junk, "-----BEGIN CERTIFICATE-----\nnot base64 at all\n"
+	tu_path(junk, sizeof(junk), fx->dir, "junk.pem");
+	tu_path(empty, sizeof(empty), fx->dir, "empty.pem");
+	tu_write_file(junk, "-----BEGIN CERTIFICATE-----\nnot base64 at all\n"
 		   "-----END CERTIFICATE-----\n");
-	write_file(empty, "");
+	tu_write_file(empty, "");
 	buf_init(&err);
 	assert_null(tls_server_ctx(junk, fx->key, &err));
 	assert_memory_equal(err.data, "cert ", 5);
@@ -644,7 +589,7 @@ static void test_ctx_encrypted_key(void **state)
 	pk = PEM_read_PrivateKey(f, NULL, NULL, NULL);
 	fclose(f);
 	assert_non_null(pk);
-	path_in(enc, sizeof(enc), fx->dir, "enc.pem");
+	tu_path(enc, sizeof(enc), fx->dir, "enc.pem");
 	f = fopen(enc, "w");
 	assert_non_null(f);
 	assert_int_equal(PEM_write_PrivateKey(f, pk, EVP_aes_128_cbc(),
@@ -663,17 +608,17 @@ static void test_ctx_chain_file(void **state)
 {
 	struct fixture *fx = *state;
 	char chain[192];
-	char *c = slurp(fx->cert), *c2;
+	char *c = tu_slurp(fx->cert, NULL), *c2;
 	SSL_CTX *ctx;
 	buf_t err;
 
 	/* a chain file of two certificates (leaf first) loads */
-	path_in(chain, sizeof(chain), fx->dir, "chain.pem");
+	tu_path(chain, sizeof(chain), fx->dir, "chain.pem");
 	c2 = malloc(2 * strlen(c) + 1);
 	assert_non_null(c2);
 	strcpy(c2, c);
 	strcat(c2, c);
-	write_file(chain, c2);
+	tu_write_file(chain, c2);
 	free(c2);
 	buf_init(&err);
 	ctx = tls_server_ctx(chain, fx->key, &err);

@@ -1141,7 +1141,7 @@ static void on_write(struct bufferevent *bev, void *arg)
 	struct timeval now = { 0, 0 };
 
 	if (s->state == ST_CLOSING) {
-		if (!s->tls && !s->lingering && !s->shutdown) {
+		if (!s->tls && !s->lingering && !s->shutdown && bufferevent_getfd(bev) >= 0) {
 			/* Closing a socket with unread input makes the kernel
 			 * send RST, which can destroy our last replies in
 			 * flight: half-close, swallow input briefly, then close. */

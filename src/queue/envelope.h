@@ -8,6 +8,7 @@
 #define MAILPORT_QUEUE_ENVELOPE_H
 
 #include <stddef.h>
+#include "deliver/status.h"
 #include "smtp/params.h"
 
 #define QID_MAX 24		/* queue id text length limit, NUL excluded */
@@ -25,6 +26,12 @@ struct env_rcpt {
 	char *orcpt;
 	size_t orcpt_len;
 	int done;		/* delivered or finally failed */
+	/* delivery state, kept in the status file "<qid>.done" */
+	unsigned attempts;	/* attempts that ended in a temporary failure */
+	long long next_try;	/* unix seconds of the next attempt; 0: now */
+	long long first_fail;	/* unix seconds of the first temporary failure */
+	int delay_notified;	/* a NOTIFY=DELAY notice went out */
+	struct dstatus last;	/* the last outcome (DS_OK with code 0: none) */
 };
 
 struct envelope {
@@ -40,6 +47,7 @@ struct envelope {
 	char *envid;		/* NULL when none */
 	size_t envid_len;
 	char *auth;		/* authenticated identity, NULL when none */
+	int hold;		/* held by the administrator (status file) */
 	struct env_rcpt *rcpts;
 	size_t nrcpts;
 	size_t rcpts_cap;

@@ -1,7 +1,8 @@
 /* qfile - encode and decode the on-disk queue file format (pure, no I/O).
  *
  * Public: qfile_encode_envelope, qfile_decode_envelope, qfile_trailer,
- * qfile_check_trailer, qfile_decode_done.
+ * qfile_check_trailer, qfile_decode_done, qfile_encode_status,
+ * qfile_encode_hold.
  * Invariants: every free-form value is xtext-encoded (RFC 3461 4), so a
  * record is always exactly one line whatever bytes the client sent; the
  * decoder accepts only what the encoder writes (known keys, no duplicates,
@@ -430,8 +431,105 @@ long long qfile_check_trailer(const char *t, size_t len)
 	return n > (unsigned long long)LLONG_MAX ? -1 : (long long)n;
 }
 
-/* qfile_decode_done - mark the recipients listed in a done file; only
- * complete lines of 1..19 digits count (a torn last line is ignored) */
+/* put_status - append " <code> <enh> <remote> <text>" */
+static int put_status(buf_t *out, const struct dstatus *st)
+{
+	if (buf_printf(out, " %d", st->code >= 0 && st->code <= 999 ? st->code : 0) < 0 ||
+	    put_opt(out, st->enh[0] ? st->enh : NULL, strlen(st->enh)) < 0 ||
+	    put_opt(out, st->remote[0] ? st->remote : NULL, strlen(st->remote)) < 0 ||
+	    put_opt(out, st->text[0] ? st->text : NULL, strlen(st->text)) < 0)
+		return -1;
+	return 0;
+}
+
+/* qfile_encode_status - one recipient's status record */
+int qfile_encode_status(const struct envelope *e, size_t i, buf_t *out)
+{
+	const struct env_rcpt *r = &e->rcpts[i];
+
+	if (r->done) {
+		if (buf_printf(out, "%zu %s", i, r->last.cls == DS_PERM ? "failed" : "sent") < 0)
+			return -1;
+	} else if (buf_printf(out, "%zu deferred %u %lld %lld %d", i, r->attempts,
+			      r->next_try, r->first_fail, r->delay_notified ? 1 : 0) < 0) {
+		return -1;
+	}
+	if (put_status(out, &r->last) < 0)
+		return -1;
+	return buf_putc(out, '\n');
+}
+
+/* qfile_encode_hold - "hold 0|1" */
+int qfile_encode_hold(int hold, buf_t *out)
+{
+	return buf_printf(out, "hold %d\n", hold ? 1 : 0);
+}
+
+/* get_fixed - an optional xtext field into a fixed buffer ("-": empty) */
+static int get_fixed(const char *v, size_t n, char *out, size_t cap)
+{
+	long r;
+
+	out[0] = '\0';
+	if (n == 1 && v[0] == '-')
+		return 0;
+	r = xtext_decode(v, n, out, cap);
+	if (r < 0 || memchr(out, '\0', (size_t)r))
+		return -1;
+	return 0;
+}
+
+/* get_status - "<code> <enh> <remote> <text>" from fields f[0..4) */
+static int get_status(const char **f, const size_t *fl, enum dclass cls, struct dstatus *st)
+{
+	long long code;
+
+	memset(st, 0, sizeof(*st));
+	if (get_num(f[0], fl[0], &code) < 0 || code > 999 ||
+	    get_fixed(f[1], fl[1], st->enh, sizeof(st->enh)) < 0 ||
+	    get_fixed(f[2], fl[2], st->remote, sizeof(st->remote)) < 0 ||
+	    get_fixed(f[3], fl[3], st->text, sizeof(st->text)) < 0)
+		return -1;
+	st->cls = cls;
+	st->code = (int)code;
+	return 0;
+}
+
+/* status_line - apply one record "<i> <kind> ..." (the index already read) */
+static void status_line(struct env_rcpt *r, const char *v, size_t n)
+{
+	const char *f[9];
+	size_t fl[9];
+	long long at, next, first, notified;
+	struct dstatus st;
+
+	if (n > 5 && memcmp(v, "sent ", 5) == 0 && split_fields(v + 5, n - 5, f, fl, 4) == 0 &&
+	    get_status(f, fl, DS_OK, &st) == 0) {
+		r->done = 1;
+		r->last = st;
+	} else if (n > 7 && memcmp(v, "failed ", 7) == 0 &&
+		   split_fields(v + 7, n - 7, f, fl, 4) == 0 &&
+		   get_status(f, fl, DS_PERM, &st) == 0) {
+		r->done = 1;
+		r->last = st;
+	} else if (n > 9 && memcmp(v, "deferred ", 9) == 0 &&
+		   split_fields(v + 9, n - 9, f, fl, 8) == 0 &&
+		   get_num(f[0], fl[0], &at) == 0 && at <= UINT32_MAX &&
+		   get_num(f[1], fl[1], &next) == 0 && get_num(f[2], fl[2], &first) == 0 &&
+		   get_num(f[3], fl[3], &notified) == 0 && notified <= 1 &&
+		   get_status(f + 4, fl + 4, DS_TEMP, &st) == 0) {
+		r->done = 0;
+		r->attempts = (unsigned)at;
+		r->next_try = next;
+		r->first_fail = first;
+		r->delay_notified = (int)notified;
+		r->last = st;
+	}
+}
+
+/* qfile_decode_done - apply a status file; only complete lines count (a
+ * torn last line is ignored), and a line that does not parse changes
+ * nothing */
 void qfile_decode_done(const char *data, size_t len, struct envelope *e)
 {
 	size_t off = 0;
@@ -446,11 +544,17 @@ void qfile_decode_done(const char *data, size_t len, struct envelope *e)
 			return;
 		n = (size_t)(nl - line);
 		off += n + 1;
-		if (n == 0 || n > 19)
+		if (n == 6 && (memcmp(line, "hold 1", 6) == 0 || memcmp(line, "hold 0", 6) == 0)) {
+			e->hold = line[5] == '1';
 			continue;
-		for (i = 0; i < n && line[i] >= '0' && line[i] <= '9'; i++)
+		}
+		for (i = 0; i < n && i < 19 && line[i] >= '0' && line[i] <= '9'; i++)
 			x = x * 10 + (unsigned)(line[i] - '0');
-		if (i == n && x < e->nrcpts)
-			e->rcpts[x].done = 1;
+		if (i == 0 || x >= e->nrcpts)
+			continue;
+		if (i == n)
+			e->rcpts[x].done = 1;	/* format 1 */
+		else if (line[i] == ' ')
+			status_line(&e->rcpts[x], line + i + 1, n - i - 1);
 	}
 }

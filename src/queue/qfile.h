@@ -14,8 +14,16 @@
  * envid, auth, rcpt.  A rcpt record is
  *   "rcpt <local|relay> <addr> <domain> <mailbox|-> <orig> <notify> <orcpt-type|-> <orcpt|->"
  * with every string xtext-encoded and notify as a decimal bit mask.
- * Recipient completion is kept in a separate append-only file "<qid>.done":
- * one decimal recipient index a line.
+ * Delivery state is kept in a separate append-only status file
+ * "<qid>.done", one record a line; for each recipient the last record wins:
+ *   "<i>"                                  done (format 1: just the index)
+ *   "<i> sent <code> <enh> <remote> <text>"   delivered or relayed: done
+ *   "<i> failed <code> <enh> <remote> <text>" failed for good, the bounce is
+ *                                          queued: done
+ *   "<i> deferred <attempts> <next-try> <first-fail> <delay-notified> <code>
+ *        <enh> <remote> <text>"            to be tried again (unix seconds)
+ *   "hold 1" / "hold 0"                    the message is held / released
+ * Strings are xtext, "-" when empty; a torn last line is ignored.
  */
 #ifndef MAILPORT_QUEUE_QFILE_H
 #define MAILPORT_QUEUE_QFILE_H
@@ -43,8 +51,16 @@ void qfile_trailer(unsigned long long n, char *out);
 /* qfile_check_trailer - parse a trailer; returns the byte count or -1 */
 long long qfile_check_trailer(const char *t, size_t len);
 
-/* qfile_decode_done - mark rcpts[i].done for every index listed in a done
- * file's contents (malformed or out-of-range lines are ignored) */
+/* qfile_decode_done - apply a status file's records to the envelope's
+ * recipients (done flags, attempts, times, last status) and hold flag;
+ * malformed or out-of-range lines are ignored */
 void qfile_decode_done(const char *data, size_t len, struct envelope *e);
+
+/* qfile_encode_status - append the status record of recipient i (from its
+ * done flag and state in e) to out */
+int qfile_encode_status(const struct envelope *e, size_t i, buf_t *out);
+
+/* qfile_encode_hold - append a "hold 0|1" record */
+int qfile_encode_hold(int hold, buf_t *out);
 
 #endif

@@ -418,6 +418,102 @@ static void test_done(void **state)
 	envelope_clear(&e);
 }
 
+/* test_status_roundtrip - sent, failed and deferred records come back as
+ * written; hostile reply text stays one record; the last record wins */
+static void test_status_roundtrip(void **state)
+{
+	struct envelope e, d;
+	buf_t b;
+	size_t i;
+
+	(void)state;
+	envelope_init(&e);
+	envelope_init(&d);
+	for (i = 0; i < 3; i++) {
+		assert_non_null(envelope_add_rcpt(&e));
+		assert_non_null(envelope_add_rcpt(&d));
+	}
+	e.rcpts[0].done = 1;
+	e.rcpts[0].last.cls = DS_OK;
+	e.rcpts[0].last.code = 250;
+	strcpy(e.rcpts[0].last.enh, "2.0.0");
+	strcpy(e.rcpts[0].last.remote, "mx.example.net[192.0.2.1]");
+	strcpy(e.rcpts[0].last.text, "Ok: queued as ABC");
+	e.rcpts[1].done = 1;
+	e.rcpts[1].last.cls = DS_PERM;
+	e.rcpts[1].last.code = 550;
+	strcpy(e.rcpts[1].last.enh, "5.1.1");
+	strcpy(e.rcpts[1].last.text, "no such user\n2 sent 250 - - -\r\nhold 1 \x01");
+	e.rcpts[2].attempts = 3;
+	e.rcpts[2].next_try = 1800000000;
+	e.rcpts[2].first_fail = 1799990000;
+	e.rcpts[2].delay_notified = 1;
+	e.rcpts[2].last.cls = DS_TEMP;
+	e.rcpts[2].last.code = 451;
+	strcpy(e.rcpts[2].last.enh, "4.3.0");
+	buf_init(&b);
+	assert_int_equal(qfile_encode_status(&e, 2, &b), 0);	/* superseded below */
+	e.rcpts[2].attempts = 4;
+	for (i = 0; i < 3; i++)
+		assert_int_equal(qfile_encode_status(&e, i, &b), 0);
+	assert_int_equal(qfile_encode_hold(1, &b), 0);
+	assert_int_equal(qfile_encode_hold(0, &b), 0);
+	assert_int_equal(qfile_encode_hold(1, &b), 0);
+	assert_null(memchr(b.data, '\r', b.len));
+	assert_int_equal(b.data[b.len - 1], '\n');
+	qfile_decode_done(b.data, b.len, &d);
+	assert_int_equal(d.hold, 1);
+	for (i = 0; i < 3; i++) {
+		const struct env_rcpt *x = &e.rcpts[i], *y = &d.rcpts[i];
+
+		assert_int_equal(y->done, x->done);
+		assert_int_equal(y->last.cls, x->last.cls);
+		assert_int_equal(y->last.code, x->last.code);
+		assert_string_equal(y->last.enh, x->last.enh);
+		assert_string_equal(y->last.remote, x->last.remote);
+		assert_string_equal(y->last.text, x->last.text);
+		assert_int_equal(y->attempts, x->attempts);
+		assert_true(y->next_try == x->next_try);
+		assert_true(y->first_fail == x->first_fail);
+		assert_int_equal(y->delay_notified, x->delay_notified);
+	}
+	buf_free(&b);
+	envelope_clear(&e);
+	envelope_clear(&d);
+}
+
+/* test_status_junk - malformed status records change nothing; a format-1
+ * index after a deferred record marks the recipient done */
+static void test_status_junk(void **state)
+{
+	static const char d[] = "0 deferred 1 2 3 1 451 - - -\n"
+				"0 deferred x 2 3 1 451 - - -\n"	/* bad number */
+				"0 deferred 1 2 3 2 451 - - -\n"	/* notified 0/1 */
+				"0 sent 250 - -\n"			/* a field short */
+				"0 bogus 250 - - -\n"
+				"1 failed 550 5.1.1 - bad+0Aline\n"
+				"1 deferred 1 2 3 0 4510 - - -\n"	/* code > 999 */
+				"hold 2\nhold\n"
+				"2 deferred 1 2 3 0 451 - - -\n2\n";
+	struct envelope e;
+	int i;
+
+	(void)state;
+	envelope_init(&e);
+	for (i = 0; i < 3; i++)
+		assert_non_null(envelope_add_rcpt(&e));
+	qfile_decode_done(d, sizeof(d) - 1, &e);
+	assert_int_equal(e.rcpts[0].done, 0);
+	assert_int_equal(e.rcpts[0].attempts, 1);
+	assert_int_equal(e.rcpts[0].last.code, 451);
+	assert_int_equal(e.rcpts[1].done, 1);
+	assert_int_equal(e.rcpts[1].last.cls, DS_PERM);
+	assert_string_equal(e.rcpts[1].last.text, "bad\nline");
+	assert_int_equal(e.rcpts[2].done, 1);
+	assert_int_equal(e.hold, 0);
+	envelope_clear(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -429,6 +525,8 @@ int main(void)
 		cmocka_unit_test(test_fuzz),
 		cmocka_unit_test(test_trailer),
 		cmocka_unit_test(test_done),
+		cmocka_unit_test(test_status_roundtrip),
+		cmocka_unit_test(test_status_junk),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

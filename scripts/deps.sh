@@ -3,8 +3,20 @@
 # only what is missing), and the unprivileged "mailport" user the daemon drops to.
 set -eu
 mode=${1:-run}
-build="gcc make pkg-config libevent-dev libssl-dev libc-ares-dev libcrypt-dev libinih-dev"
-test_pkgs="libcmocka-dev python3 swaks curl dnsmasq-base postfix openssl strace bsd-mailx util-linux msmtp"
+# Packages are installed with --no-install-recommends, so every package a
+# tool needs only as a Recommends is listed here itself:
+#   libc6-dev       the C headers: gcc only Recommends libc-dev
+build="gcc libc6-dev make pkg-config libevent-dev libssl-dev libc-ares-dev libcrypt-dev libinih-dev"
+# Test tools (tests/blackbox): swaks, curl, msmtp, openssl (s_client, test
+# PKI), strace, mail (bsd-mailx), smtp-source (postfix), unshare/findmnt
+# (util-linux), cc for the slowfsync.c shim (gcc + libc6-dev above), and:
+#   libnet-ssleay-perl       swaks --tls ("TLS not available: requires Net::SSLeay")
+#   libio-socket-inet6-perl  swaks to [::1] ("IPv6 not available: requires IO::Socket::INET6")
+#   iproute2                 ss -ltn (listen backlog test)
+#   groff-base               groff -man (man page test)
+#   systemd man-db           systemd-analyze verify (it runs man(1) for Documentation=)
+test_pkgs="libcmocka-dev python3 swaks libnet-ssleay-perl libio-socket-inet6-perl curl dnsmasq-base
+postfix openssl strace bsd-mailx util-linux msmtp iproute2 groff-base systemd man-db"
 want=$build
 [ "$mode" = test ] && want="$build $test_pkgs"
 

@@ -784,6 +784,10 @@ static void handle_line(struct session *s, const char *line, const struct lr_lin
 	err = sequence_error(s, def->flags);
 	if (err == R_NONE && def->check)
 		err = def->check(s, &c, &a);
+	if (err != R_NONE && reply_class(err) == RC_RCPT) {
+		reject_rcpt(s, err);	/* 452 4.5.3: a rejected recipient too */
+		return;
+	}
 	if (err != R_NONE) {
 		reply(s, err, err == R_SENDER_NOT_OWNED ? s->auth_user : NULL, NULL);
 		if (c.verb == VERB_BDAT)	/* chunk length unknown: cannot resync */

@@ -1,15 +1,17 @@
 """test_auth - SMTP AUTH (RFC 4954) with PLAIN (RFC 4616) and LOGIN against
 the real binary: successful exchanges, one reply for every failure, the
 growing delay and the per-connection and per-address limits, malformed
-exchanges, AUTH only over TLS unless allow_plaintext_auth, secrets kept out
-of the log, the MAIL AUTH= parameter, and `mailport passwd`.  (CHECKLIST E.)
+exchanges, AUTH only over TLS unless allow_plaintext_auth, AUTH on the MX
+listener only with auth_on_mx = yes (issue 6), secrets kept out of the log,
+the MAIL AUTH= parameter, and `mailport passwd`.  (CHECKLIST E.)
+The per-address limit under parallel load is in test_auth_limits.py.
 """
 
 import re
 import time
 
 from harness import (R_NOOP, R_RSET, R_SENDER_OK, R_RCPT_OK, R_INVALID_ARGS, MailportTest, message,
-                     xtext_decode)
+                     wait_for, xtext_decode)
 from tlsutil import (ALICE, BOB, CHALLENGE_PASS, CHALLENGE_USER, PASSWORDS, R_AUTH_BAD,
                      R_AUTH_BLOCKED, R_AUTH_CANCEL, R_AUTH_FAILED, R_AUTH_IN_TX, R_AUTH_LONG,
                      R_AUTH_MECH, R_AUTH_OK, R_AUTH_TWICE, R_AUTH_UNAVAILABLE, R_NEED_TLS,
@@ -19,28 +21,36 @@ from tlsutil import (ALICE, BOB, CHALLENGE_PASS, CHALLENGE_USER, PASSWORDS, R_AU
 WRONG = "Wr0ng-guess-Passw0rd"
 
 
+def mx_server(tc, **kw):
+    """mx_server - tls_server with [submission] auth_on_mx = yes: the tests
+    of AUTH itself run on the MX port, which offers AUTH only with that
+    setting (issue 6; AuthOnMxTests checks the default)"""
+    kw.setdefault("auth_on_mx", "yes")
+    return tls_server(tc, **kw)
+
+
 class AuthSuccessTests(MailportTest):
 
     def test_plain_initial_response(self):
-        s = tls_server(self)
+        s = mx_server(self)
         c = tls_session(self, s)
         self.assertCmd(c, "AUTH PLAIN " + plain(ALICE, PASSWORDS[ALICE]), 235, R_AUTH_OK)
         self.assertCmd(c, b"NOOP", 250, R_NOOP)
 
     def test_plain_continuation(self):
-        s = tls_server(self)
+        s = mx_server(self)
         c = tls_session(self, s)
         r = self.assertCmd(c, b"AUTH PLAIN", 334)
         self.assertEqual(r.lines, ["334 "])
         self.assertCmd(c, plain(BOB, PASSWORDS[BOB]), 235, R_AUTH_OK)
 
     def test_plain_authzid_equal_to_user(self):
-        s = tls_server(self)
+        s = mx_server(self)
         c = tls_session(self, s)
         self.assertCmd(c, "AUTH PLAIN " + plain(ALICE, PASSWORDS[ALICE], authzid=ALICE), 235, R_AUTH_OK)
 
     def test_login(self):
-        s = tls_server(self)
+        s = mx_server(self)
         c = tls_session(self, s)
         r = self.assertCmd(c, b"AUTH LOGIN", 334)
         self.assertEqual(r.lines, ["334 " + CHALLENGE_USER])
@@ -50,13 +60,13 @@ class AuthSuccessTests(MailportTest):
 
     def test_user_name_case_insensitive(self):
         """the users file is matched case-insensitively (README)"""
-        s = tls_server(self)
+        s = mx_server(self)
         c = tls_session(self, s)
         self.assertCmd(c, "AUTH PLAIN " + plain("Alice@Example.TEST", PASSWORDS[ALICE]), 235, R_AUTH_OK)
 
     def test_sha512_hash(self):
         """a `mailport passwd -m sha512` hash works in the users file"""
-        s = tls_server(self, start=False)
+        s = mx_server(self, start=False)
         s.set_table("users", user_lines(method="sha512"))
         s.write_config()
         s.start()
@@ -65,7 +75,7 @@ class AuthSuccessTests(MailportTest):
         auth_plain(self, c, BOB)
 
     def test_user_without_hash_cannot_log_in(self):
-        s = tls_server(self, users={ALICE: PASSWORDS[ALICE], "nohash@example.test": None})
+        s = mx_server(self, users={ALICE: PASSWORDS[ALICE], "nohash@example.test": None})
         c = tls_session(self, s)
         self.assertCmd(c, "AUTH PLAIN " + plain("nohash@example.test", "x"), 535, R_AUTH_FAILED)
 
@@ -73,7 +83,7 @@ class AuthSuccessTests(MailportTest):
 class AuthFailureTests(MailportTest):
 
     def test_same_reply_wrong_password_unknown_user(self):
-        s = tls_server(self)
+        s = mx_server(self)
         replies = []
         for user, pw in ((ALICE, WRONG), ("nobody@example.test", WRONG),
                          ("nobody@foreign.test", PASSWORDS[ALICE]), (ALICE, PASSWORDS[BOB])):
@@ -86,7 +96,7 @@ class AuthFailureTests(MailportTest):
         self.assertEqual(len(set(map(tuple, replies))), 1)
 
     def test_growing_delay_then_close(self):
-        s = tls_server(self, max_auth_failures=3)
+        s = mx_server(self, max_auth_failures=3)
         c = tls_session(self, s)
         delays = []
         for i in range(3):
@@ -101,7 +111,7 @@ class AuthFailureTests(MailportTest):
         self.assertClosed(c)
 
     def test_login_failures_count_too(self):
-        s = tls_server(self, max_auth_failures=2)
+        s = mx_server(self, max_auth_failures=2)
         c = tls_session(self, s)
         for i in range(2):
             self.assertCmd(c, b"AUTH LOGIN", 334)
@@ -111,7 +121,7 @@ class AuthFailureTests(MailportTest):
         self.assertClosed(c)
 
     def test_success_after_failure(self):
-        s = tls_server(self)
+        s = mx_server(self)
         c = tls_session(self, s)
         self.assertCmd(c, "AUTH PLAIN " + plain(ALICE, WRONG), 535, R_AUTH_FAILED)
         self.assertReply(c.cmd("AUTH PLAIN " + plain(ALICE, PASSWORDS[ALICE]), timeout=20),
@@ -120,7 +130,7 @@ class AuthFailureTests(MailportTest):
     def test_per_address_block(self):
         """10 failures from one address within 15 minutes, spread over
         connections: the next AUTH gets 421 at once, right password or not"""
-        s = tls_server(self, max_auth_failures=3)
+        s = mx_server(self, max_auth_failures=3)
         for i in range(10):
             c = tls_session(self, s)
             self.assertReply(c.cmd("AUTH PLAIN " + plain(BOB, "%s-%d" % (WRONG, i)), timeout=20),
@@ -151,7 +161,7 @@ class AuthFailureTests(MailportTest):
 class MalformedAuthTests(MailportTest):
 
     def session(self, **kw):
-        s = tls_server(self, max_errors=100, **kw)
+        s = mx_server(self, max_errors=100, **kw)
         return s, tls_session(self, s)
 
     def test_cancel(self):
@@ -282,7 +292,7 @@ class MalformedAuthTests(MailportTest):
 class AuthPolicyTests(MailportTest):
 
     def test_no_auth_before_tls(self):
-        s = tls_server(self)
+        s = mx_server(self)
         c = s.session()
         r = c.ehlo()
         self.assertFalse(any(k.startswith("AUTH") for k in ehlo_keywords(r)), r)
@@ -296,7 +306,7 @@ class AuthPolicyTests(MailportTest):
     def test_plaintext_auth_allowed(self):
         for tls in (True, False):
             with self.subTest(tls=tls):
-                s = tls_server(self, tls=tls, allow_plaintext_auth="yes", name="plain%d" % tls)
+                s = mx_server(self, tls=tls, allow_plaintext_auth="yes", name="plain%d" % tls)
                 c = s.session()
                 r = c.ehlo()
                 self.assertIn("AUTH PLAIN LOGIN", ehlo_keywords(r))
@@ -308,21 +318,107 @@ class AuthPolicyTests(MailportTest):
                 s.stop()
 
     def test_no_users_file(self):
-        s = tls_server(self, users=False)
+        s = mx_server(self, users=False)
         c = tls_session(self, s)
         self.assertFalse(any(k.startswith("AUTH") for k in ehlo_keywords(c.ehlo())))
         self.assertCmd(c, "AUTH PLAIN " + plain(ALICE, "x"), 503, R_AUTH_UNAVAILABLE)
 
     def test_auth_before_ehlo(self):
-        s = tls_server(self, allow_plaintext_auth="yes")
+        s = mx_server(self, allow_plaintext_auth="yes")
         c = s.client()
         self.assertCmd(c, "AUTH PLAIN " + plain(ALICE, PASSWORDS[ALICE]), 503, "5.5.2 Send hello first")
+
+
+class AuthOnMxTests(MailportTest):
+    """issue 6: AUTH is offered and accepted on the submission listeners;
+    on the MX listener (`listen`) only with [submission] auth_on_mx = yes"""
+
+    def assertNoAuth(self, c):
+        for line in ("AUTH PLAIN " + plain(ALICE, PASSWORDS[ALICE]), "AUTH PLAIN", "AUTH LOGIN",
+                     "AUTH CRAM-MD5"):
+            with self.subTest(line=line[:10]):
+                self.assertCmd(c, line, 503, R_AUTH_UNAVAILABLE)
+
+    def test_mx_default_no_auth(self):
+        s = tls_server(self, submission=True, networks="", max_errors=100)
+        c = s.session()
+        self.assertFalse(any(k.startswith("AUTH") for k in ehlo_keywords(c.ehlo())))
+        self.assertNoAuth(c)
+        starttls(self, c, client_ctx(s.pki))
+        r = c.ehlo()
+        self.assertFalse(any(k.startswith("AUTH") for k in ehlo_keywords(r)), r)
+        self.assertNoAuth(c)
+        # right credentials or not, nothing is granted: no relaying
+        self.assertCmd(c, b"MAIL FROM:<alice@example.test>", 250, R_SENDER_OK)
+        self.assertCmd(c, b"RCPT TO:<carol@foreign.test>", 550, "5.7.1 Unable to relay")
+        # anonymous mail for the local domains goes on as before
+        self.assertCmd(c, b"RCPT TO:<bob@example.test>", 250, R_RCPT_OK)
+        self.assertQueued(c.data(message("mx no auth", sender=ALICE)))
+        # the submission listener of the same server takes the login
+        c2 = tls_session(self, s, port=s.sub_port)
+        self.assertIn("AUTH PLAIN LOGIN", ehlo_keywords(c2.ehlo()))
+        auth_plain(self, c2)
+
+    def test_mx_default_no_auth_in_plaintext_either(self):
+        """allow_plaintext_auth = yes does not open AUTH on the MX port"""
+        for tls in (True, False):
+            with self.subTest(tls=tls):
+                s = tls_server(self, tls=tls, allow_plaintext_auth="yes", max_errors=100,
+                               name="pt%d" % tls)
+                c = s.session()
+                r = c.ehlo()
+                self.assertFalse(any(k.startswith("AUTH") for k in ehlo_keywords(r)), r)
+                self.assertNoAuth(c)
+                c.close()
+                s.stop()
+
+    def test_mx_no_auth_does_not_count_failures(self):
+        """503 on the MX port is no AUTH attempt: the address is not blocked
+        on the submission port afterwards"""
+        s = tls_server(self, submission=True, max_errors=100)
+        c = tls_session(self, s)
+        for i in range(12):
+            self.assertCmd(c, "AUTH PLAIN " + plain(ALICE, "%s-%d" % (WRONG, i)), 503,
+                           R_AUTH_UNAVAILABLE)
+        c2 = tls_session(self, s, port=s.sub_port)
+        auth_plain(self, c2)
+
+    def test_auth_on_mx_yes(self):
+        """with auth_on_mx = yes the MX port behaves as before issue 6"""
+        s = tls_server(self, auth_on_mx="yes", networks="")
+        c = s.session()
+        self.assertFalse(any(k.startswith("AUTH") for k in ehlo_keywords(c.ehlo())))
+        self.assertCmd(c, "AUTH PLAIN " + plain(ALICE, PASSWORDS[ALICE]), 530, R_NEED_TLS)
+        starttls(self, c, client_ctx(s.pki))
+        self.assertIn("AUTH PLAIN LOGIN", ehlo_keywords(c.ehlo()))
+        auth_plain(self, c)
+        self.assertCmd(c, b"MAIL FROM:<alice@example.test>", 250, R_SENDER_OK)
+        self.assertCmd(c, b"RCPT TO:<carol@foreign.test>", 250, R_RCPT_OK)
+
+    def test_auth_on_mx_reload(self):
+        """auth_on_mx is read again on SIGHUP (new sessions)"""
+        s = tls_server(self)
+        c = tls_session(self, s)
+        self.assertNoAuth(c)
+        s.opts["auth_on_mx"] = "yes"
+        s.write_config()
+        s.hup()
+
+        def offered():
+            c2 = tls_session(self, s)
+            try:
+                return any(k.startswith("AUTH") for k in ehlo_keywords(c2.ehlo()))
+            finally:
+                c2.close()
+        self.assertTrue(wait_for(offered, 10, 0.3), "auth_on_mx = yes not used after SIGHUP")
+        c3 = tls_session(self, s)
+        auth_plain(self, c3)
 
 
 class SecretNotLoggedTests(MailportTest):
 
     def test_password_never_logged(self):
-        s = tls_server(self, trace="yes", allow_plaintext_auth="yes", max_errors=100)
+        s = mx_server(self, trace="yes", allow_plaintext_auth="yes", max_errors=100)
         pw = PASSWORDS[ALICE]
         secrets = {pw, WRONG, plain(ALICE, pw), plain(ALICE, WRONG), b64(pw), b64(WRONG),
                    plain(ALICE, pw, authzid=BOB)}
@@ -369,7 +465,7 @@ class AuthParamTests(MailportTest):
     def test_auth_param_ignored_when_unauthenticated(self):
         """RFC 4954 5: AUTH= from a client that did not authenticate is
         accepted and not stored (Exim CVE-2020-28021: never raw)"""
-        s = tls_server(self)
+        s = mx_server(self)
         c = s.session()
         qids = []
         for param in (b"AUTH=<>", b"AUTH=alice@example.test", b"AUTH=victim+40example.test",
@@ -393,7 +489,7 @@ class AuthParamTests(MailportTest):
 
     def test_auth_param_when_authenticated(self):
         """after AUTH the queue file's auth record names the login"""
-        s = tls_server(self)
+        s = mx_server(self)
         c = tls_session(self, s)
         auth_plain(self, c)
         self.assertCmd(c, b"MAIL FROM:<alice@example.test> AUTH=<>", 250, R_SENDER_OK)
@@ -403,7 +499,7 @@ class AuthParamTests(MailportTest):
         self.assertEqual([xtext_decode(v) for v in env.get("auth", [])], [ALICE.encode()])
 
     def test_bad_auth_param_syntax(self):
-        s = tls_server(self)
+        s = mx_server(self)
         c = s.session()
         for param in (b"AUTH=", b"AUTH=a+ZZ", b"AUTH=a b"):
             with self.subTest(param=param):

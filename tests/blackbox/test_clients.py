@@ -10,7 +10,7 @@ import smtplib
 import subprocess
 import time
 
-from harness import MailportTest, message, to_lf, wait_for
+from harness import MailportTest, have_ipv6, message, to_lf, wait_for
 
 # smtp-source: 50 parallel sessions, MAILPORT_TEST_SOURCE_MSGS messages in
 # total (default 2000).  If that is too slow on a sanitizer build, lower
@@ -141,6 +141,20 @@ class SwaksTests(MailportTest):
         self.assertIn("550 5.7.1 Unable to relay", out)
         s.wait_queue_empty()
         self.assertEqual(s.mailboxes(), {("example.test", "alice"): 1})
+
+    def test_swaks_ipv6(self):
+        """swaks over [::1] (needs IO::Socket::INET6: libio-socket-inet6-perl)"""
+        if not have_ipv6():
+            self.skipTest("skipped: no IPv6 loopback")
+        tool = self.need_tool("swaks")
+        s = self.server(ipv6=True)
+        rc, out = run(self, [tool, "-6", "--server", "::1", "--port", str(s.port), "--helo",
+                             "client.test", "--timeout", "20", "--to", "alice@example.test",
+                             "--from", "a@client.test", "--header", "Subject: swaks ipv6"])
+        self.assertEqual(rc, 0, out)
+        self.assertRegex(out, r"250[- ]\S+ Hello \[(IPv6:)?::1\]")
+        m = s.wait_messages("alice")[0]
+        self.assertIn(b"Subject: swaks ipv6\n", m)
 
     def test_swaks_big_attachment(self):
         s = self.server()

@@ -56,11 +56,14 @@ class RecipientLimitTests(MailportTest):
 
 
     def test_recipient_flood_bounded(self):
-        """20,000 pipelined RCPTs (CHECKLIST C asks for millions; the error
-        limit ends any such flood): 452 beyond max_recipients, each one an
-        error, 421 after max_errors (1000, the largest allowed), the rest
-        discarded; the server stays fine"""
-        s = self.server(max_recipients=5, max_errors=1000)
+        """20,000 pipelined RCPTs (CHECKLIST C asks for millions; the
+        rejected-recipient limit ends any such flood): 452 beyond
+        max_recipients, each one a rejected recipient (not a protocol error:
+        max_errors = 3 plays no part), 421 at max_rcpt_rejects (1000; the
+        delay is set beyond it so the test stays fast), the rest discarded;
+        the server stays fine (issue 6 spec, "Error counting")"""
+        s = self.server(max_recipients=5, max_errors=3, max_rcpt_rejects=1000,
+                        rcpt_reject_delay_after=1000)
         c = s.session()
         self.assertCmd(c, b"MAIL FROM:<a@client.test>", 250, R_SENDER_OK)
         got, _ = c.flood([b"".join(b"RCPT TO:<u%d@example.test>\r\n" % i for i in range(20000))])
@@ -100,13 +103,17 @@ class ErrorLimitTests(MailportTest):
         self.assertReply(c.reply(), 421, R_TOO_MANY_ERRORS)
         self.assertClosed(c)
 
-    def test_every_negative_reply_counts(self):
+    def test_protocol_errors_count(self):
+        """issue 6 spec: max_errors counts protocol errors (500, 501, 555,
+        503, ...); a rejected recipient (550 5.7.1) is not one"""
         s = self.server(max_errors=4, networks="")
         c = s.session()
-        self.assertCmd(c, b"EXPN staff", 502, "5.5.1 EXPN not available")
+        self.assertCmd(c, b"XYZZY", 500, R_UNKNOWN)
         self.assertCmd(c, b"MAIL FROM:", 501, "5.5.4 Invalid arguments")
         self.assertCmd(c, b"MAIL FROM:<a@client.test>", 250, R_SENDER_OK)
         self.assertCmd(c, b"RCPT TO:<x@foreign.test>", 550, "5.7.1 Unable to relay")
+        self.assertCmd(c, b"RCPT TO:<alice@example.test> FOO=1", 555, "5.5.4 Unrecognized parameter")
+        self.assertTrue(c.quiet(0.3), "the relay denial counted as an error")
         self.assertCmd(c, b"DATA", 503, "5.5.2 Need rcpt command")
         self.assertReply(c.reply(), 421, R_TOO_MANY_ERRORS)
         self.assertClosed(c)

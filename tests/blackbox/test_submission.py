@@ -28,10 +28,11 @@ def received(msg):
 
 
 class RelayAuthTests(MailportTest):
-    """MX port, nobody in the relay networks"""
+    """MX port with auth_on_mx = yes (the MX port offers no AUTH by default,
+    issue 6; test_auth.AuthOnMxTests), nobody in the relay networks"""
 
     def test_relay_needs_auth(self):
-        s = tls_server(self, networks="")
+        s = tls_server(self, networks="", auth_on_mx="yes")
         c = s.session()
         self.assertCmd(c, b"MAIL FROM:<alice@example.test>", 250, R_SENDER_OK)
         self.assertCmd(c, b"RCPT TO:<carol@foreign.test>", 550, R_RELAY)
@@ -61,7 +62,7 @@ class RelayAuthTests(MailportTest):
                                          b"x@[192.0.2.1]"])
 
     def test_failed_auth_grants_nothing(self):
-        s = tls_server(self, networks="")
+        s = tls_server(self, networks="", auth_on_mx="yes")
         c = tls_session(self, s)
         self.assertCmd(c, "AUTH PLAIN " + plain(ALICE, "wrong"), 535,
                        "5.7.8 Authentication credentials invalid")
@@ -81,7 +82,7 @@ class RelayAuthTests(MailportTest):
         self.assertNotIn("auth", dict(env), env)
 
     def test_plaintext_auth_relay(self):
-        s = tls_server(self, tls=False, allow_plaintext_auth="yes", networks="")
+        s = tls_server(self, tls=False, allow_plaintext_auth="yes", networks="", auth_on_mx="yes")
         c = s.session()
         auth_plain(self, c, BOB)
         self.assertCmd(c, b"MAIL FROM:<bob@example.test>", 250, R_SENDER_OK)
@@ -92,7 +93,7 @@ class RelayAuthTests(MailportTest):
         self.assertEqual([xtext_decode(v) for v in d.get("auth", [])], [BOB.encode()])
 
     def test_auth_lasts_for_several_transactions(self):
-        s = tls_server(self, networks="")
+        s = tls_server(self, networks="", auth_on_mx="yes")
         c = tls_session(self, s)
         auth_plain(self, c)
         for i in range(3):
@@ -276,10 +277,22 @@ class ReceivedHeaderTests(MailportTest):
         self.assertRegex(r, self.USING_RE)
 
     def test_esmtpa(self):
-        s = tls_server(self, allow_plaintext_auth="yes")
+        s = tls_server(self, allow_plaintext_auth="yes", auth_on_mx="yes")
         c = s.session()
         auth_plain(self, c)
         r = self.deliver(s, c, "esmtpa")
+        self.assertRegex(r, r"\bwith ESMTPA\b")
+        self.assertNotIn("using", r)
+
+    def test_esmtpa_submission_port(self):
+        """the default place for AUTH: a submission port without TLS
+        (allow_plaintext_auth) gives ESMTPA too"""
+        s = tls_server(self, tls=False, submission=True, allow_plaintext_auth="yes")
+        c = Client(s.sub_port)
+        self.on_teardown(c.close)
+        c.ehlo()
+        auth_plain(self, c)
+        r = self.deliver(s, c, "esmtpa-587")
         self.assertRegex(r, r"\bwith ESMTPA\b")
         self.assertNotIn("using", r)
 

@@ -6,6 +6,7 @@ after the handshake, handshake garbage and timeouts, hostile SNI.
 """
 
 import random
+import re
 import ssl
 import subprocess
 import time
@@ -31,12 +32,27 @@ class AdvertiseTests(MailportTest):
 
     def test_ehlo_lists(self):
         """STARTTLS and AUTH are inserted after 8BITMIME, each only when
-        usable: STARTTLS before TLS, AUTH once TLS is active"""
-        s = tls_server(self)
+        usable: STARTTLS before TLS, AUTH once TLS is active (on the MX
+        port only with auth_on_mx = yes, issue 6)"""
+        s = tls_server(self, auth_on_mx="yes")
         c = s.session()
         r = c.ehlo()
         self.assertEqual(r.texts[0], "%s Hello [127.0.0.1]" % HOST)
         self.assertEqual(ehlo_keywords(r), BASE_EXT + ["STARTTLS"] + TAIL_EXT)
+        starttls(self, c, client_ctx(s.pki))
+        self.assertEqual(ehlo_keywords(c.ehlo()), BASE_EXT + ["AUTH PLAIN LOGIN"] + TAIL_EXT)
+
+    def test_ehlo_lists_default(self):
+        """by default the MX port never lists AUTH; the submission port
+        lists it once TLS is active"""
+        s = tls_server(self, submission=True)
+        c = s.session()
+        self.assertEqual(ehlo_keywords(c.ehlo()), BASE_EXT + ["STARTTLS"] + TAIL_EXT)
+        starttls(self, c, client_ctx(s.pki))
+        self.assertEqual(ehlo_keywords(c.ehlo()), BASE_EXT + TAIL_EXT)
+        c = Client(s.sub_port)
+        self.on_teardown(c.close)
+        self.assertEqual(ehlo_keywords(c.ehlo()), BASE_EXT + ["STARTTLS"] + TAIL_EXT)
         starttls(self, c, client_ctx(s.pki))
         self.assertEqual(ehlo_keywords(c.ehlo()), BASE_EXT + ["AUTH PLAIN LOGIN"] + TAIL_EXT)
 
@@ -47,10 +63,20 @@ class AdvertiseTests(MailportTest):
         self.assertEqual(ehlo_keywords(c.ehlo()), BASE_EXT + TAIL_EXT)
 
     def test_ehlo_plaintext_auth_allowed(self):
-        s = tls_server(self, allow_plaintext_auth="yes")
+        s = tls_server(self, allow_plaintext_auth="yes", auth_on_mx="yes", submission=True)
         c = s.session()
         self.assertEqual(ehlo_keywords(c.ehlo()),
                          BASE_EXT + ["STARTTLS", "AUTH PLAIN LOGIN"] + TAIL_EXT)
+        c = Client(s.sub_port)
+        self.on_teardown(c.close)
+        self.assertEqual(ehlo_keywords(c.ehlo()),
+                         BASE_EXT + ["STARTTLS", "AUTH PLAIN LOGIN"] + TAIL_EXT)
+
+    def test_ehlo_plaintext_auth_allowed_mx_default(self):
+        """allow_plaintext_auth does not put AUTH on the MX port"""
+        s = tls_server(self, allow_plaintext_auth="yes")
+        c = s.session()
+        self.assertEqual(ehlo_keywords(c.ehlo()), BASE_EXT + ["STARTTLS"] + TAIL_EXT)
 
     def test_starttls_not_configured(self):
         s = tls_server(self, tls=False, users=False)
@@ -67,10 +93,12 @@ class AdvertiseTests(MailportTest):
 
 
 class StartTlsClientTests(MailportTest):
+    """clients that log in use the submission port (AUTH is not offered on
+    the MX port by default, issue 6); the others the MX port"""
 
     def test_smtplib_starttls_auth_deliver(self):
-        s = tls_server(self)
-        c = LoopbackSMTP(HOST, s.port, local_hostname="client.test", timeout=20)
+        s = tls_server(self, submission=True)
+        c = LoopbackSMTP(HOST, s.sub_port, local_hostname="client.test", timeout=20)
         self.on_teardown(lambda: close_quietly(c))
         c.ehlo()
         self.assertTrue(c.has_extn("starttls"))
@@ -103,8 +131,8 @@ class StartTlsClientTests(MailportTest):
 
     def test_swaks_starttls_auth(self):
         tool = self.need_tool("swaks")
-        s = tls_server(self)
-        rc, out = run([tool, "--server", "127.0.0.1:%d" % s.port, "--helo", "client.test",
+        s = tls_server(self, submission=True)
+        rc, out = run([tool, "--server", "127.0.0.1:%d" % s.sub_port, "--helo", "client.test",
                        "--timeout", "20", "--tls", "--tls-verify", "--tls-ca-path", s.pki.ca,
                        "--tls-sni", HOST,
                        "--auth", "PLAIN", "--auth-user", ALICE, "--auth-password", PASSWORDS[ALICE],
@@ -131,8 +159,8 @@ class StartTlsClientTests(MailportTest):
 
     def test_swaks_auth_login(self):
         tool = self.need_tool("swaks")
-        s = tls_server(self)
-        rc, out = run([tool, "--server", "127.0.0.1:%d" % s.port, "--helo", "client.test",
+        s = tls_server(self, submission=True)
+        rc, out = run([tool, "--server", "127.0.0.1:%d" % s.sub_port, "--helo", "client.test",
                        "--timeout", "20", "--tls", "--tls-verify", "--tls-ca-path", s.pki.ca,
                        "--tls-sni", HOST,
                        "--auth", "LOGIN", "--auth-user", BOB, "--auth-password", PASSWORDS[BOB],
@@ -227,7 +255,7 @@ class StateAfterTlsTests(MailportTest):
     """RFC 3207 4.2: the server forgets everything it learned before TLS"""
 
     def test_mail_and_auth_need_new_ehlo(self):
-        s = tls_server(self)
+        s = tls_server(self, auth_on_mx="yes")
         c = s.session()
         starttls(self, c, client_ctx(s.pki))
         self.assertCmd(c, b"MAIL FROM:<a@client.test>", 503, R_HELLO_FIRST)
@@ -249,7 +277,7 @@ class StateAfterTlsTests(MailportTest):
     def test_auth_forgotten(self):
         """with allow_plaintext_auth a login made in the clear is dropped by
         STARTTLS: relaying is refused again until a new AUTH"""
-        s = tls_server(self, allow_plaintext_auth="yes", networks="")
+        s = tls_server(self, allow_plaintext_auth="yes", networks="", auth_on_mx="yes")
         c = s.session()
         auth_plain(self, c)
         self.assertCmd(c, b"MAIL FROM:<alice@example.test>", 250, R_SENDER_OK)
@@ -540,3 +568,135 @@ class SniTests(MailportTest):
         time.sleep(0.3)
         self.check_log(s)
         HandshakeFailureTests.assertServes(self, s)
+
+
+class CipherTests(MailportTest):
+    """issue 6: TLS 1.2 only with ECDHE (or DHE) and AEAD ciphers (Mozilla
+    "intermediate"); TLS 1.3 unchanged.  An RSA certificate, so that the
+    ECDHE-RSA-* suites are possible at all, and the usual EC one for the
+    ECDHE-ECDSA-* suites.  The client offers exactly one suite, with
+    @SECLEVEL=0 so that the local OpenSSL policy does not decide for us."""
+
+    REFUSED_RSA = ["AES256-SHA", "AES128-SHA256", "ECDHE-RSA-AES128-SHA", "AES128-GCM-SHA256",
+                   "ECDHE-RSA-AES256-SHA384"]
+    ACCEPTED_RSA = ["ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-CHACHA20-POLY1305",
+                    "ECDHE-RSA-AES256-GCM-SHA384"]
+    REFUSED_EC = ["ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384"]
+    ACCEPTED_EC = ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305"]
+
+    def ctx12(self, cipher):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            ctx.set_ciphers(cipher + ":@SECLEVEL=0")
+        except ssl.SSLError as e:
+            self.skipTest("skipped: local OpenSSL has no %s: %s" % (cipher, e))
+        return ctx
+
+    def handshake(self, s, where, ctx):
+        """handshake - (True, cipher name, version) or (False, error)"""
+        if where == "starttls":
+            c = s.session()
+            self.assertCmd(c, b"STARTTLS", 220, R_STARTTLS)
+        else:
+            c = Client(s.subs_port, read_banner=False)
+        self.on_teardown(c.close)
+        try:
+            wrap(c, ctx)
+            if where == "submissions":
+                c.banner = c.reply()
+                self.assertEqual(c.banner.code, 220)
+            c.ehlo()
+            self.assertCmd(c, b"NOOP", 250, R_NOOP)
+        except (ssl.SSLError, OSError) as e:
+            c.close()
+            return False, repr(e)
+        name, version = c.sock.cipher()[0], c.sock.version()
+        c.close()
+        return True, name, version
+
+    def check(self, s, refused, accepted):
+        for where in ("starttls", "submissions"):
+            for cipher in refused:
+                with self.subTest(where=where, cipher=cipher):
+                    r = self.handshake(s, where, self.ctx12(cipher))
+                    self.assertFalse(r[0], "TLS 1.2 handshake with %s succeeded: %r" % (cipher, r))
+            for cipher in accepted:
+                with self.subTest(where=where, cipher=cipher):
+                    r = self.handshake(s, where, self.ctx12(cipher))
+                    self.assertTrue(r[0], "TLS 1.2 handshake with %s failed: %r" % (cipher, r))
+                    self.assertEqual(r[1:], (cipher, "TLSv1.2"))
+        self.assertTrue(s.running())
+        HandshakeFailureTests.assertServes(self, s)
+
+    def test_tls12_ciphers_rsa_certificate(self):
+        s = tls_server(self, submissions=True, key_type="rsa")
+        self.check(s, self.REFUSED_RSA, self.ACCEPTED_RSA)
+
+    def test_tls12_ciphers_ec_certificate(self):
+        s = tls_server(self, submissions=True)
+        self.check(s, self.REFUSED_EC, self.ACCEPTED_EC)
+
+    def test_server_prefers_aead(self):
+        """a TLS 1.2 client that lists the weak suites first still gets an
+        ECDHE AEAD suite"""
+        s = tls_server(self, submissions=True, key_type="rsa")
+        ctx = self.ctx12("AES256-SHA:AES128-SHA256:ECDHE-RSA-AES128-SHA:"
+                         "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305")
+        r = self.handshake(s, "starttls", ctx)
+        self.assertTrue(r[0], r)
+        self.assertIn(r[1], ("ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-CHACHA20-POLY1305"))
+        self.assertEqual(r[2], "TLSv1.2")
+
+    def test_tls13_still_works(self):
+        for key_type in ("rsa", "ec"):
+            with self.subTest(key=key_type):
+                s = tls_server(self, submissions=True, key_type=key_type, name="t13" + key_type)
+                for where in ("starttls", "submissions"):
+                    ctx = client_ctx(s.pki)
+                    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+                    if where == "starttls":
+                        c = s.session()
+                        starttls(self, c, ctx)
+                    else:
+                        c = tls_client(s.subs_port, ctx)
+                    self.on_teardown(c.close)
+                    self.assertEqual(c.sock.version(), "TLSv1.3")
+                    c.ehlo()
+                    self.assertCmd(c, b"NOOP", 250, R_NOOP)
+                    c.close()
+                s.stop()
+
+    def test_openssl_s_client(self):
+        """the same with `openssl s_client -tls1_2 -cipher X -starttls smtp`"""
+        tool = self.need_tool("openssl")
+        s = tls_server(self, key_type="rsa")
+        cases = [(c, False) for c in ("AES256-SHA", "AES128-SHA256", "ECDHE-RSA-AES128-SHA")] + \
+                [(c, True) for c in ("ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-CHACHA20-POLY1305")]
+        for cipher, ok in cases:
+            with self.subTest(cipher=cipher):
+                r = subprocess.run([tool, "s_client", "-connect", "127.0.0.1:%d" % s.port,
+                                    "-starttls", "smtp", "-name", "client.test", "-tls1_2",
+                                    "-cipher", cipher + ":@SECLEVEL=0", "-servername", HOST,
+                                    "-ign_eof"],
+                                   input=b"NOOP\r\nQUIT\r\n", capture_output=True, timeout=30)
+                out = (r.stdout + r.stderr).decode("utf-8", "replace")
+                # (the exit status is no use: s_client exits 1 on the close
+                # after QUIT too)
+                if ok:
+                    self.assertRegex(out, r"Cipher is %s\b" % re.escape(cipher))
+                    self.assertRegex(out, r"Protocol\s*: TLSv1\.2\b")
+                    self.assertIn("250 2.0.0 OK", out)
+                else:
+                    self.assertNotIn("250 2.0.0 OK", out)
+                    self.assertRegex(out, r"Cipher is \(NONE\)|handshake failure|"
+                                          r"no shared cipher|alert", out[-2000:])
+        r = subprocess.run([tool, "s_client", "-connect", "127.0.0.1:%d" % s.port,
+                            "-starttls", "smtp", "-name", "client.test", "-tls1_3",
+                            "-servername", HOST, "-ign_eof"],
+                           input=b"NOOP\r\nQUIT\r\n", capture_output=True, timeout=30)
+        out = (r.stdout + r.stderr).decode("utf-8", "replace")
+        self.assertRegex(out, r"New, TLSv1\.3, Cipher is TLS_")
+        self.assertIn("250 2.0.0 OK", out)

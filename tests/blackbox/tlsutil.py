@@ -8,7 +8,8 @@ What it gives the test modules:
   user_lines()      users-file lines "addr:<hash>" from {addr: password}
   tls_server(tc)    a Server with [tls] cert/key, a users file (alice, bob)
                     and, on request, submission/submissions listeners on
-                    reserved loopback ports (.sub_port, .subs_port)
+                    reserved loopback ports (.sub_port, .subs_port); AUTH
+                    on its MX port only with auth_on_mx="yes"
   client_ctx()      an SSLContext that verifies the test CA and the name
                     mx.example.test;  insecure_ctx() verifies nothing
   starttls()        STARTTLS on a harness Client: asserts the 220 and wraps
@@ -89,25 +90,30 @@ def _openssl(tc, args, cwd):
         raise RuntimeError("openssl %s: %s" % (" ".join(args[:2]), r.stderr.decode(errors="replace")))
 
 
-def make_pki(tc, name="pki", dns=HOST):
+def make_pki(tc, name="pki", dns=HOST, key_type="ec"):
     """make_pki - a test CA (ca.pem) and a server certificate for dns
-    signed by it (cert.pem, leaf only; key.pem, given to the daemon user)"""
+    signed by it (cert.pem, leaf only; key.pem, given to the daemon user).
+    key_type: "ec" (P-256, the default) or "rsa" (2048 bits, for the
+    ECDHE-RSA-* TLS 1.2 cipher suites)"""
     d = tc.make_tmpdir(name)
     p = PKI(d)
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    leaf = ["-newkey", "rsa:2048", "-nodes"] if key_type == "rsa" else ec
     _openssl(tc, ["req", "-x509"] + ec + ["-keyout", p.ca_key, "-out", p.ca, "-days", "3",
                                           "-subj", "/O=mailport tests/CN=mailport test CA",
                                           "-addext", "basicConstraints=critical,CA:TRUE",
                                           "-addext", "keyUsage=critical,keyCertSign,cRLSign"], d)
     csr = os.path.join(d, "server.csr")
-    _openssl(tc, ["req", "-new"] + ec + ["-keyout", p.key, "-out", csr,
-                                         "-subj", "/O=mailport tests/CN=%s" % dns], d)
+    _openssl(tc, ["req", "-new"] + leaf + ["-keyout", p.key, "-out", csr,
+                                           "-subj", "/O=mailport tests/CN=%s" % dns], d)
     ext = os.path.join(d, "server.ext")
     with open(ext, "w") as f:
         f.write("basicConstraints=critical,CA:FALSE\n"
-                "keyUsage=critical,digitalSignature\n"
+                "keyUsage=critical,%s\n"
                 "extendedKeyUsage=serverAuth\n"
-                "subjectAltName=DNS:%s\n" % dns)
+                "subjectAltName=DNS:%s\n"
+                % ("digitalSignature,keyEncipherment" if key_type == "rsa" else "digitalSignature",
+                   dns))
     _openssl(tc, ["x509", "-req", "-in", csr, "-CA", p.ca, "-CAkey", p.ca_key,
                   "-set_serial", str(int.from_bytes(os.urandom(8), "big")), "-days", "2",
                   "-extfile", ext, "-out", p.cert], d)
@@ -176,14 +182,17 @@ def _reserve(tc):
 
 
 def tls_server(tc, tls=True, users=None, submission=False, submissions=False,
-               start=True, **opts):
-    """tls_server - a Server with [tls] (unless tls=False), a users file
-    (PASSWORDS unless users is given; users=False: no users file) and the
-    requested submission listeners.  Keyword options go to the Server
-    (e.g. allow_plaintext_auth="yes", max_auth_failures=3, timeout=2)."""
+               start=True, key_type="ec", **opts):
+    """tls_server - a Server with [tls] (unless tls=False; key_type "ec" or
+    "rsa" for its certificate), a users file (PASSWORDS unless users is
+    given; users=False: no users file) and the requested submission
+    listeners.  Keyword options go to the Server (e.g.
+    allow_plaintext_auth="yes", max_auth_failures=3, timeout=2,
+    auth_on_mx="yes": AUTH on the MX listener, which by default offers
+    none, issue 6)."""
     pki = None
     if tls:
-        pki = make_pki(tc)
+        pki = make_pki(tc, key_type=key_type)
         opts.setdefault("cert", pki.cert)
         opts.setdefault("key", pki.key)
     if users is not False:

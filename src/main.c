@@ -28,8 +28,13 @@
 #include "conf/config.h"
 #include "conf/tables.h"
 #include "net/listen.h"
+#include "deliver/local.h"
+#include "deliver/smtp.h"
+#include "dns/dns.h"
 #include "queue/queue.h"
+#include "server/policy.h"
 #include "server/server.h"
+#include "util/work.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/log.h"
@@ -44,17 +49,22 @@
 
 #define MAILPORT_VERSION "0.1.0"
 #define SHUTDOWN_GRACE 10	/* seconds for sessions mid-command */
-/* Queue worker threads: the work is fsync-bound, so more threads overlap
- * more syncs (bench/RESULTS.md: 8 delivery threads deliver ~1.5x faster
- * than 2 on the 2-core test machine). */
+/* Worker threads: the work is fsync-bound, so more threads overlap more
+ * syncs (bench/RESULTS.md: 8 delivery threads deliver ~1.5x faster than 2
+ * on the 2-core test machine).  DISK_THREADS receive, POOL_THREADS do the
+ * delivery side's disk work (loads, Maildir writes, status records). */
 #define DISK_THREADS 8
-#define DELIVER_THREADS 8
+#define POOL_THREADS 8
 
 struct daemon {
 	struct event_base *base;
 	struct config *cfg;
 	struct server *srv;
 	struct queue *q;
+	struct workpool *pool;		/* the delivery side's disk work */
+	struct agent *local;
+	struct agent *remote;
+	struct dns *dns;
 	const char *path;
 	struct event *reload_done;
 	pthread_mutex_t lock;
@@ -216,8 +226,10 @@ static void on_reload_done(evutil_socket_t fd, short what, void *arg)
 	    !same_listeners(c, d->cfg))
 		log_warn("reload note=\"listen, spool and mailboxes changes need a restart\"");
 	server_set_config(d->srv, c);
+	pthread_mutex_lock(&d->lock);	/* route() reads d->cfg on workers */
 	config_unref(d->cfg);
 	d->cfg = c;
+	pthread_mutex_unlock(&d->lock);
 	log_set_level(c->log_debug ? LOG_DEBUG : LOG_INFO);
 	log_info("reload status=ok");
 }
@@ -287,11 +299,122 @@ static int local_socket(const struct config *c)
 	return fd;
 }
 
+/* route - the queue's router for the mail it makes (DSNs): the current
+ * config's policy; runs on a worker thread, so it takes its own reference
+ * to the config under the lock the reload swaps it under */
+static int route(void *arg, const char *addr, struct env_rcpt *r)
+{
+	struct daemon *d = arg;
+	struct config *c;
+	int rc;
+
+	pthread_mutex_lock(&d->lock);
+	c = d->cfg;
+	config_ref(c);
+	pthread_mutex_unlock(&d->lock);
+	rc = policy_route(c, addr, r);
+	config_unref(c);
+	return rc;
+}
+
+/* start_remote - the resolver and the remote delivery agent */
+static int start_remote(struct daemon *d)
+{
+	const struct config *c = d->cfg;
+	struct smtp_agent_conf sc;
+	struct dns_conf dc;
+	struct sockaddr_storage *self;
+	buf_t err;
+	size_t i;
+
+	buf_init(&err);
+	dns_conf_init(&dc);
+	dc.servers = c->dns_servers;
+	d->dns = dns_new(d->base, &dc, &err);
+	if (!d->dns) {
+		log_err("start error=\"dns: %s\"", err.data ? err.data : "cannot start");
+		buf_free(&err);
+		return -1;
+	}
+	self = calloc(c->nlisten ? c->nlisten : 1, sizeof(*self));
+	if (!self) {
+		buf_free(&err);
+		return -1;
+	}
+	for (i = 0; i < c->nlisten; i++)
+		self[i] = c->listen[i].ss;
+	memset(&sc, 0, sizeof(sc));
+	sc.helo_name = c->hostname;
+	sc.smarthost = c->smarthost;
+	sc.port = (unsigned short)c->smtp_port;
+	sc.tls = (enum smtpc_tls)c->tls_outbound;
+	sc.ca_file = c->tls_ca_file;
+	sc.max_connections = c->smtp_max_connections;
+	sc.per_destination = c->smtp_per_destination;
+	sc.connect_timeout = c->smtp_connect_timeout;
+	sc.timeouts[SMTPC_TO_GREETING] = c->smtp_command_timeout;
+	sc.timeouts[SMTPC_TO_HELO] = c->smtp_command_timeout;
+	sc.timeouts[SMTPC_TO_MAIL] = c->smtp_command_timeout;
+	sc.timeouts[SMTPC_TO_RCPT] = c->smtp_command_timeout;
+	sc.timeouts[SMTPC_TO_DATA] = c->smtp_data_timeout;
+	sc.timeouts[SMTPC_TO_BLOCK] = c->smtp_data_timeout;
+	sc.timeouts[SMTPC_TO_DOT] = c->smtp_dot_timeout;
+	sc.self = self;
+	sc.nself = c->nlisten;
+	d->remote = smtp_agent_new(d->base, d->pool, d->dns, &sc, &err);
+	free(self);
+	if (!d->remote)
+		log_err("start error=\"remote delivery: %s\"", err.data ? err.data : "cannot start");
+	buf_free(&err);
+	return d->remote ? 0 : -1;
+}
+
+/* start_queue - the worker pool, the agents and the queue */
+static int start_queue(struct daemon *d, int spool_fd, int mail_fd)
+{
+	struct queue_opts qo = {
+		.spool_fd = spool_fd,
+		.mail_fd = mail_fd,
+		.hostname = d->cfg->hostname,
+		.disk_threads = DISK_THREADS,
+		.route = route,
+		.route_arg = d,
+	};
+
+	d->pool = workpool_new(d->base, POOL_THREADS);
+	d->local = d->pool ? local_agent_new(d->pool, mail_fd, d->cfg->hostname) : NULL;
+	if (!d->local || start_remote(d) < 0)
+		return -1;
+	qo.pool = d->pool;
+	qo.local = d->local;
+	qo.remote = d->remote;
+	qo.smarthost = d->cfg->smarthost;
+	qo.retry_min = d->cfg->retry_min;
+	qo.retry_max = d->cfg->retry_max;
+	qo.max_lifetime = d->cfg->max_lifetime;
+	qo.delay_warning = d->cfg->delay_warning;
+	d->q = queue_new(d->base, &qo);
+	return d->q ? 0 : -1;
+}
+
+/* stop_queue - the reverse of start_queue: remote connections end (their
+ * jobs are deferred), the queue finishes its attempts, then the pool and
+ * the agents go */
+static void stop_queue(struct daemon *d)
+{
+	if (d->remote)
+		smtp_agent_stop(d->remote);
+	queue_free(d->q);
+	if (d->pool)
+		workpool_free(d->pool);
+	smtp_agent_free(d->remote);
+	local_agent_free(d->local);
+	dns_free(d->dns);
+}
+
 /* run_loop - the daemon proper, after the privilege drop */
 static int run_loop(struct daemon *d, int *fds, int spool_fd, int mail_fd)
 {
-	struct queue_opts qo = { spool_fd, mail_fd, d->cfg->hostname, DISK_THREADS,
-				 DELIVER_THREADS, 0, 0 };
 	struct event *sig[4];
 	int signums[4] = { SIGTERM, SIGINT, SIGHUP, 0 };
 	size_t n = d->cfg->nlisten;
@@ -306,8 +429,8 @@ static int run_loop(struct daemon *d, int *fds, int spool_fd, int mail_fd)
 	fds[n] = local_socket(d->cfg);
 	if (fds[n] >= 0)
 		roles[n++] = ROLE_LOCAL;
-	d->q = queue_new(d->base, &qo);
-	if (!d->q) {
+	if (start_queue(d, spool_fd, mail_fd) < 0) {
+		stop_queue(d);
 		free(roles);
 		return 1;
 	}
@@ -315,7 +438,7 @@ static int run_loop(struct daemon *d, int *fds, int spool_fd, int mail_fd)
 	free(roles);
 	d->reload_done = event_new(d->base, -1, 0, on_reload_done, d);
 	if (!d->srv || !d->reload_done) {
-		queue_free(d->q);
+		stop_queue(d);
 		return 1;
 	}
 	for (i = 0; signums[i]; i++) {
@@ -329,7 +452,7 @@ static int run_loop(struct daemon *d, int *fds, int spool_fd, int mail_fd)
 	if (d->reloading)	/* only if the loop failed: the thread holds d */
 		pthread_join(d->reload_thr, NULL);
 	server_free(d->srv);	/* no session is left: no commit in flight */
-	queue_free(d->q);
+	stop_queue(d);
 	for (i = 0; signums[i]; i++)
 		event_free(sig[i]);
 	event_free(d->reload_done);

@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "conf/tables.h"
+#include "dns/route.h"
 #include "tls/tlsctx.h"
 #include "util/fsutil.h"
 #include "util/log.h"
@@ -77,6 +78,7 @@ struct key {
 	int list;			/* accepts continuation lines */
 };
 
+static setter_fn set_duration, set_outbound, set_smarthost, set_dns_servers;
 static setter_fn set_uint, set_size, set_hostname, set_listen, set_path,
 	set_opt_path, set_user, set_banner, set_trace, set_log_level,
 	set_domains, set_networks, set_bool;
@@ -121,11 +123,28 @@ static const struct key keys[] = {
 	{ "submission", "sender_must_match_login", set_bool,
 	  OFF(sender_must_match_login), 0, 0, 0 },
 	{ "submission", "auth_on_mx", set_bool, OFF(auth_on_mx), 0, 0, 0 },
+	{ "relay", "smarthost", set_smarthost, OFF(smarthost), 0, 0, 0 },
+	{ "dns", "servers", set_dns_servers, OFF(dns_servers), 0, 0, 1 },
+	{ "tls", "outbound", set_outbound, OFF(tls_outbound), 0, 0, 0 },
+	{ "tls", "ca_file", set_opt_path, OFF(tls_ca_file), 0, 0, 0 },
+	{ "queue", "retry_min", set_duration, OFF(retry_min), 1, 86400 * 30, 0 },
+	{ "queue", "retry_max", set_duration, OFF(retry_max), 1, 86400 * 30, 0 },
+	{ "queue", "max_lifetime", set_duration, OFF(max_lifetime), 1, 86400 * 365, 0 },
+	{ "queue", "delay_warning", set_duration, OFF(delay_warning), 1, 86400 * 365, 0 },
+	{ "smtp", "port", set_uint, OFF(smtp_port), 1, 65535, 0 },
+	{ "smtp", "max_connections", set_uint, OFF(smtp_max_connections), 1, 100000, 0 },
+	{ "smtp", "connections_per_destination", set_uint, OFF(smtp_per_destination),
+	  1, 100000, 0 },
+	{ "smtp", "connect_timeout", set_duration, OFF(smtp_connect_timeout), 1, 3600, 0 },
+	{ "smtp", "command_timeout", set_duration, OFF(smtp_command_timeout), 1, 3600, 0 },
+	{ "smtp", "data_timeout", set_duration, OFF(smtp_data_timeout), 1, 3600, 0 },
+	{ "smtp", "dot_timeout", set_duration, OFF(smtp_dot_timeout), 1, 3600, 0 },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
-static const char *const sections[] = { "server", "local", "relay", "tls", "submission" };
+static const char *const sections[] = { "server", "local", "relay", "tls", "submission",
+					"dns", "queue", "smtp" };
 
 #define SECT_NONE (-1)		/* before the first section header */
 #define SECT_BAD (-2)		/* in an unknown or malformed section */
@@ -562,6 +581,95 @@ static void set_banner(struct load *ld, const struct key *k, const char *v)
 	set_string(ld, k, v);
 }
 
+/* set_duration - seconds, with an optional unit: s, m, h, d ("4h") */
+static void set_duration(struct load *ld, const struct key *k, const char *v)
+{
+	static const struct { char unit; long long mul; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+	};
+	char esc[LOG_ESC_SIZE], num[32];
+	size_t n = strlen(v), i;
+	long long mul = 1, x;
+
+	if (n > 0 && n < sizeof(num)) {
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (v[n - 1] == units[i].unit) {
+				mul = units[i].mul;
+				n--;
+			}
+	}
+	if (n == 0 || n >= sizeof(num)) {
+		key_error(ld, k, "'%s' is not a duration (seconds, or with s, m, h, d)",
+			  log_show(esc, v));
+		return;
+	}
+	memcpy(num, v, n);
+	num[n] = '\0';
+	if (parse_num(num, k->max, &x) < 0 || x > k->max / mul || x * mul < k->min ||
+	    x * mul > k->max) {
+		key_error(ld, k, "'%s' is not a duration in %lld..%lld seconds",
+			  log_show(esc, v), k->min, k->max);
+		return;
+	}
+	*FIELD(ld, k, unsigned) = (unsigned)(x * mul);
+}
+
+/* set_outbound - [tls] outbound: none, may, encrypt, verify */
+static void set_outbound(struct load *ld, const struct key *k, const char *v)
+{
+	static const char *const words[] = { "none", "may", "encrypt", "verify" };
+	char esc[LOG_ESC_SIZE];
+	int i;
+
+	for (i = 0; i < 4; i++)
+		if (strcasecmp(v, words[i]) == 0) {
+			*FIELD(ld, k, int) = i;
+			return;
+		}
+	key_error(ld, k, "'%s' is not none, may, encrypt or verify", log_show(esc, v));
+}
+
+/* set_smarthost - "host", "host:port", "[ip]:port" (checked by dns/route) */
+static void set_smarthost(struct load *ld, const struct key *k, const char *v)
+{
+	struct route_target t;
+	char esc[LOG_ESC_SIZE];
+	buf_t err;
+
+	if (!*v) {
+		free(*FIELD(ld, k, char *));
+		*FIELD(ld, k, char *) = NULL;
+		return;
+	}
+	buf_init(&err);
+	if (route_parse_target(v, &t, &err) < 0)
+		key_error(ld, k, "'%s': %s", log_show(esc, v), err.data ? err.data : "bad host");
+	else
+		set_string(ld, k, v);
+	buf_free(&err);
+}
+
+/* set_dns_servers - "ip[:port], [ipv6]:port ..." (checked when the
+ * resolver starts; the text is kept) */
+static void set_dns_servers(struct load *ld, const struct key *k, const char *v)
+{
+	char **field = FIELD(ld, k, char *);
+	char *joined;
+
+	if (!*field) {
+		set_string(ld, k, v);
+		return;
+	}
+	joined = malloc(strlen(*field) + strlen(v) + 3);
+	if (!joined) {
+		oom(ld, k);
+		return;
+	}
+	sprintf(joined, "%s, %s", *field, v);
+	free(*field);
+	*field = joined;
+}
+
 /* set_log_level - info | debug */
 static void set_log_level(struct load *ld, const struct key *k, const char *v)
 {
@@ -916,6 +1024,15 @@ static struct config *config_defaults(void)
 	c->max_rcpt_rejects = 200;
 	c->rcpt_reject_delay_after = 100;
 	c->listen_backlog = 1024;
+	c->tls_outbound = 1;		/* may: opportunistic STARTTLS */
+	c->retry_min = 300;
+	c->retry_max = 4 * 3600;
+	c->max_lifetime = 5 * 86400;
+	c->delay_warning = 4 * 3600;
+	c->smtp_port = 25;
+	c->smtp_max_connections = 100;
+	c->smtp_per_destination = 10;
+	c->smtp_connect_timeout = 30;
 	c->timeout = 300;
 	c->max_connections_per_ip = 50;
 	c->max_connections = 1000;
@@ -1148,6 +1265,9 @@ static void config_free(struct config *c)
 	cidr_list_free(&c->relay_networks);
 	free(c->tls_cert);
 	free(c->tls_key);
+	free(c->tls_ca_file);
+	free(c->smarthost);
+	free(c->dns_servers);
 	if (c->tls_ctx)
 		SSL_CTX_free(c->tls_ctx);
 	free(c);

@@ -81,6 +81,24 @@ struct config {
 	/* [submission] */
 	int sender_must_match_login;
 	int auth_on_mx;			/* offer AUTH on the MX listener too */
+
+	/* remote delivery */
+	char *smarthost;		/* [relay] smarthost, NULL: MX routing */
+	char *dns_servers;		/* [dns] servers, NULL: resolv.conf */
+	int tls_outbound;		/* [tls] outbound: 0 none, 1 may (default),
+					 * 2 encrypt, 3 verify (enum smtpc_tls) */
+	char *tls_ca_file;		/* [tls] ca_file for verify, NULL: system */
+	unsigned retry_min;		/* [queue] seconds, default 300 */
+	unsigned retry_max;		/* default 4 h */
+	unsigned max_lifetime;		/* default 5 d */
+	unsigned delay_warning;		/* default 4 h */
+	unsigned smtp_port;		/* [smtp] port, default 25 */
+	unsigned smtp_max_connections;	/* default 100 */
+	unsigned smtp_per_destination;	/* default 10 */
+	unsigned smtp_connect_timeout;	/* default 30 s */
+	unsigned smtp_command_timeout;	/* 0: RFC 5321 (5 min) */
+	unsigned smtp_data_timeout;	/* 0: RFC 5321 (2 min 354, 3 min a block) */
+	unsigned smtp_dot_timeout;	/* 0: RFC 5321 (10 min) */
 };
 
 #define CONFIG_DEFAULT_PATH "/etc/mailport/mailport.conf"

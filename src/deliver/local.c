@@ -1,6 +1,6 @@
 /* local - deliver one copy of a queued message into a Maildir.
  *
- * Public: local_deliver, local_name_safe.
+ * Public: local_deliver, local_name_safe, local_agent_new, local_agent_free.
  * Steps (the Maildir protocol): write tmp/<name>, fsync it, rename it into
  * new/<name>, fsync new/.  <name> is "<arrival>.<qid>_<index>.<host>", a
  * pure function of the queue entry, so a delivery repeated after a crash
@@ -12,7 +12,9 @@
  * file in tmp/ or new/.
  */
 #include "deliver/local.h"
+#include "deliver/agent.h"
 #include "util/fsutil.h"
+#include "util/work.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -333,4 +335,101 @@ enum dresult local_deliver(int mail_fd, const char *domain, const char *mailbox,
 	close(tmpfd);
 	close(newfd);
 	return res;
+}
+
+/* ------------------------------------------------------------ the agent */
+
+struct local_agent {
+	struct agent a;
+	struct workpool *pool;
+	int mail_fd;
+	char *hostname;
+};
+
+/* status_of - a local outcome as a struct dstatus (RFC 3463 codes) */
+static void status_of(enum dresult r, const char *why, struct dstatus *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->cls = r == DELIVER_OK ? DS_OK : r == DELIVER_TEMP ? DS_TEMP : DS_PERM;
+	st->code = r == DELIVER_OK ? 250 : r == DELIVER_TEMP ? 451 : 550;
+	snprintf(st->enh, sizeof(st->enh), "%s",
+		 r == DELIVER_OK ? "2.0.0" : r == DELIVER_TEMP ? "4.2.0" : "5.1.3");
+	snprintf(st->text, sizeof(st->text), "%s",
+		 r == DELIVER_OK ? "delivered to maildir" : why);
+}
+
+/* agent_work - deliver every recipient of the job (worker) */
+static void agent_work(void *arg)
+{
+	struct agent_job *j = arg;
+	struct local_agent *la = (struct local_agent *)j->next;
+	const struct envelope *e = j->env;
+	struct local_msg m = { j->fd, j->off, j->len, j->qid, e->arrival,
+			       e->sender ? e->sender : "" };
+	size_t k;
+
+	for (k = 0; k < j->nrcpts; k++) {
+		const struct env_rcpt *r = &e->rcpts[j->rcpts[k]];
+		char why[256] = "";
+		enum dresult res;
+
+		res = local_deliver(la->mail_fd, r->domain ? r->domain : "",
+				    r->mailbox ? r->mailbox : "", r->addr ? r->addr : "",
+				    (unsigned)j->rcpts[k], &m, la->hostname, why, sizeof(why));
+		status_of(res, why, &j->status[k]);
+	}
+}
+
+/* agent_done - back on the loop */
+static void agent_done(void *arg)
+{
+	struct agent_job *j = arg;
+
+	j->next = NULL;
+	j->done(j);
+}
+
+/* agent_submit - run the job on the pool */
+static void agent_submit(struct agent *a, struct agent_job *j)
+{
+	struct local_agent *la = (struct local_agent *)a;
+	size_t k;
+
+	j->next = (struct agent_job *)la;
+	if (workpool_submit(la->pool, agent_work, agent_done, j) == 0)
+		return;
+	for (k = 0; k < j->nrcpts; k++)
+		status_of(DELIVER_TEMP, "no worker thread", &j->status[k]);
+	j->next = NULL;
+	j->done(j);	/* never from inside submit, but nothing else is left */
+}
+
+/* local_agent_new - the Maildir agent */
+struct agent *local_agent_new(struct workpool *pool, int mail_fd, const char *hostname)
+{
+	struct local_agent *la = calloc(1, sizeof(*la));
+
+	if (!la)
+		return NULL;
+	la->a.name = "local";
+	la->a.submit = agent_submit;
+	la->pool = pool;
+	la->mail_fd = mail_fd;
+	la->hostname = strdup(hostname && *hostname ? hostname : "localhost");
+	if (!la->hostname) {
+		free(la);
+		return NULL;
+	}
+	return &la->a;
+}
+
+/* local_agent_free - free the agent (no job may be in flight) */
+void local_agent_free(struct agent *a)
+{
+	struct local_agent *la = (struct local_agent *)a;
+
+	if (!la)
+		return;
+	free(la->hostname);
+	free(la);
 }

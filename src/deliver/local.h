@@ -36,4 +36,12 @@ enum dresult local_deliver(int mail_fd, const char *domain, const char *mailbox,
 /* local_name_safe - is s a safe single path component (rules above)? */
 int local_name_safe(const char *s);
 
+/* local_agent_new - the delivery agent (deliver/agent.h) that runs
+ * local_deliver for a job's recipients on the worker pool: OK is 250
+ * 2.0.0, TEMP 451 4.2.0, PERM 550 5.1.3 with the reason as text */
+struct agent;
+struct workpool;
+struct agent *local_agent_new(struct workpool *pool, int mail_fd, const char *hostname);
+void local_agent_free(struct agent *a);
+
 #endif

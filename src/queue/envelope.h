@@ -8,7 +8,7 @@
 #define MAILPORT_QUEUE_ENVELOPE_H
 
 #include <stddef.h>
-#include "deliver/status.h"
+#include "smtp/status.h"
 #include "smtp/params.h"
 
 #define QID_MAX 24		/* queue id text length limit, NUL excluded */

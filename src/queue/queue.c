@@ -1,39 +1,36 @@
-/* queue - the durable queue: spooling messages as they arrive, commit,
- * crash recovery, and the local delivery scheduler.
+/* queue - the durable queue's storage: spooling messages as they arrive,
+ * commit, crash recovery, and the file operations of the delivery side
+ * (store.h); the scheduler (sched.c) decides what is delivered when.
  *
  * Public: queue_new, queue_free, queue_make_qid, queue_space_ok,
  * queue_msg_begin, queue_msg_write, queue_msg_backlog_high,
  * queue_msg_on_drain, queue_msg_commit, queue_msg_abort, queue_get_stats,
- * queue_set_clock, queue_run_due.
+ * queue_set_clock, queue_run_due, queue_flush, queue_hold, queue_remove,
+ * queue_list_json, queue_show_json;
+ * store_* (store.h, within src/queue).
  *
  * Threads.  The loop thread (the one running the event_base) only buffers
  * bytes and posts work: after queue_new it never touches the disk (but for
  * the statvfs of queue_space_ok).
- * - disk workers take messages from a FIFO.  A message is on the FIFO or in
- *   a worker's hands at most once at a time (qmsg.busy), so its jobs (write
- *   the envelope and data, commit or abort) run in order.  A worker keeps
- *   serving the message while it has >= 64 KiB pending, or a commit/abort.
- * - delivery workers take struct dmsg from a run queue.  A dmsg exists for
- *   every message in queue/ and is in one state (RUNQ, RUNNING, WAIT on a
- *   retry timer, IDLE), so no message is delivered by two threads at once.
- * Results come back to the loop thread through two events made active by
- * the workers; every callback and timer runs on the loop thread.
- * Retries: a temporary failure makes the message due retry_min seconds
- * later (doubled for each further failure, up to retry_max) by the queue's
- * clock (queue_set_clock; CLOCK_MONOTONIC by default).  A libevent timer of
- * the same length runs it in the daemon; queue_run_due runs every message
- * that is due by the clock, so tests drive retries with a fake clock (and a
- * backoff longer than the test, so the timers never fire) without sleeping.
+ * - disk workers take messages being received from a FIFO.  A message is
+ *   on the FIFO or in a worker's hands at most once at a time (qmsg.busy),
+ *   so its jobs (write the envelope and data, commit or abort) run in
+ *   order.  A worker keeps serving the message while it has >= 64 KiB
+ *   pending, or a commit/abort.  (This ordering is why receiving keeps its
+ *   own threads instead of the shared worker pool.)
+ * - the store_* functions run on the shared worker pool, called by the
+ *   scheduler.
+ * Results come back to the loop thread through an event made active by the
+ * workers; every callback and timer runs on the loop thread.
  * Locks: q->mu guards the disk FIFO, the completion list and the shared
- * fields of every qmsg; q->dmu guards the run queue, results, dmsg states
- * and the counters.  Lock order: q->mu or q->dmu, then libevent's base
- * lock (event_active); the two are never held together.
+ * fields of every qmsg; q->qid_mu the qid clock; q->st_mu the counter.
+ * Lock order: q->mu, then libevent's base lock (event_active).
  *
  * Durability (docs: DESIGN.md "Durability contract"): Q_OK is reported only
  * after fsync(file), renameat(incoming/ -> queue/) and fsync(queue/); any
- * failure removes the file and is never retried into Q_OK.  A recipient is
- * recorded in <qid>.done (fdatasync) only after local_deliver succeeded, and
- * the message is unlinked before its .done file.
+ * failure removes the file and is never retried into Q_OK.  A recipient's
+ * outcome is recorded in <qid>.done (fdatasync) only after its agent
+ * reported it, and the message is unlinked before its .done file.
  */
 #include "queue/queue.h"
 #include "util/fsutil.h"
@@ -53,9 +50,11 @@
 #include <unistd.h>
 #include <event2/event.h>
 
-#include "deliver/local.h"
 #include "queue/qfile.h"
+#include "queue/sched.h"
+#include "queue/store.h"
 #include "util/buf.h"
+#include "util/json.h"
 #include "util/log.h"
 
 #define FLUSH_AT (64u * 1024)		/* hand pending bytes to a worker */
@@ -99,29 +98,12 @@ struct qmsg {
 	struct qmsg *jnext, *cnext, *lprev, *lnext;
 };
 
-enum dstate { D_IDLE, D_RUNQ, D_RUNNING, D_WAIT };
-enum dres { DR_DONE, DR_TEMP, DR_STUCK, DR_GONE };
-
-struct dmsg {
-	struct queue *q;
-	char qid[QID_MAX + 1];
-	enum dstate state;		/* q->dmu */
-	enum dres res;			/* q->dmu */
-	int relay_logged;		/* the delivering worker */
-	unsigned backoff;		/* loop thread */
-	time_t due;			/* loop thread: retry time (D_WAIT) */
-	struct event *timer;		/* loop thread */
-	struct dmsg *hnext, *rnext;
-};
-
 struct queue {
 	struct event_base *base;
 	int spool_fd, mail_fd;		/* the caller's */
 	int in_fd, q_fd, bad_fd;	/* ours */
 	char *hostname;
-	unsigned retry_min, retry_max;
-	time_t (*now)(void *arg);	/* the retry clock, loop thread */
-	void *now_arg;
+	struct sched *sched;		/* loop thread */
 
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
@@ -133,17 +115,8 @@ struct queue {
 	unsigned ndisk, ndisk_run;
 	struct event *ev_disk;
 
-	pthread_mutex_t dmu;
-	pthread_cond_t dcond;
-	struct dmsg *rhead, *rtail;	/* run queue */
-	struct dmsg *reshead, *restail;	/* delivery results */
-	int deliver_stop;
-	pthread_t *dthr;
-	unsigned ndeliver, ndeliver_run;
-	struct event *ev_deliver;
-	struct queue_stats st;		/* q->dmu */
-
-	struct dmsg *hash[HASH_SIZE];	/* loop thread */
+	pthread_mutex_t st_mu;
+	unsigned long long committed;	/* q->st_mu */
 
 	pthread_mutex_t qid_mu;
 	unsigned long long last_us;
@@ -528,8 +501,6 @@ static void *disk_main(void *arg)
 
 /* ------------------------------------------------- receiving (loop) */
 
-static void schedule_qid(struct queue *q, const char *qid);
-
 /* msg_free - unlink m from the live list and free it */
 static void msg_free(struct queue *q, struct qmsg *m)
 {
@@ -557,9 +528,9 @@ static void msg_finish(struct queue *q, struct qmsg *m)
 			   m->env.sender ? strlen(m->env.sender) : 0);
 		log_info("queue qid=%s from=<%s> size=%llu nrcpt=%zu status=queued",
 			 m->qid, from, m->nbytes, m->env.nrcpts);
-		pthread_mutex_lock(&q->dmu);
-		q->st.committed++;
-		pthread_mutex_unlock(&q->dmu);
+		pthread_mutex_lock(&q->st_mu);
+		q->committed++;
+		pthread_mutex_unlock(&q->st_mu);
 	} else if (m->done) {
 		log_warn("queue qid=%s status=failed reason=\"%s\"", m->qid,
 			 strerror(m->err ? m->err : EIO));
@@ -567,7 +538,7 @@ static void msg_finish(struct queue *q, struct qmsg *m)
 	if (m->done)
 		m->done(m->done_arg, m->result);
 	if (m->done && m->result == Q_OK)
-		schedule_qid(q, m->qid);
+		sched_add(q->sched, m->qid);
 	msg_free(q, m);
 }
 
@@ -738,489 +709,119 @@ void queue_msg_abort(struct qmsg *m)
 		msg_free(q, m);
 }
 
-/* -------------------------------------------------------- delivery */
+/* ------------------------------------------------------ store (workers) */
 
-/* hash_slot - the bucket of a qid (FNV-1a) */
-static struct dmsg **hash_slot(struct queue *q, const char *qid)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *qid; qid++)
-		h = (h ^ (unsigned char)*qid) * 16777619u;
-	return &q->hash[h % HASH_SIZE];
-}
-
-/* hash_find - the dmsg of qid or NULL */
-static struct dmsg *hash_find(struct queue *q, const char *qid)
-{
-	struct dmsg *d;
-
-	for (d = *hash_slot(q, qid); d; d = d->hnext)
-		if (strcmp(d->qid, qid) == 0)
-			return d;
-	return NULL;
-}
-
-/* dmsg_remove - forget a message that left queue/ (loop thread) */
-static void dmsg_remove(struct queue *q, struct dmsg *d)
-{
-	struct dmsg **pp;
-
-	for (pp = hash_slot(q, d->qid); *pp; pp = &(*pp)->hnext) {
-		if (*pp == d) {
-			*pp = d->hnext;
-			break;
-		}
-	}
-	if (d->timer)
-		event_free(d->timer);
-	free(d);
-	pthread_mutex_lock(&q->dmu);
-	q->st.queued--;
-	pthread_mutex_unlock(&q->dmu);
-}
-
-/* dmsg_run - put d on the run queue unless it is there or running */
-static void dmsg_run(struct queue *q, struct dmsg *d)
-{
-	if (d->timer)
-		evtimer_del(d->timer);
-	pthread_mutex_lock(&q->dmu);
-	if (d->state == D_IDLE || d->state == D_WAIT) {
-		if (d->state == D_WAIT)
-			q->st.waiting--;
-		q->st.active++;
-		d->state = D_RUNQ;
-		d->rnext = NULL;
-		if (q->rtail)
-			q->rtail->rnext = d;
-		else
-			q->rhead = d;
-		q->rtail = d;
-		pthread_cond_signal(&q->dcond);
-	}
-	pthread_mutex_unlock(&q->dmu);
-}
-
-/* on_retry - a retry timer fired (loop thread) */
-static void on_retry(evutil_socket_t fd, short what, void *arg)
-{
-	struct dmsg *d = arg;
-
-	(void)fd;
-	(void)what;
-	dmsg_run(d->q, d);
-}
-
-/* schedule_qid - track a message in queue/ and run it (loop thread) */
-static void schedule_qid(struct queue *q, const char *qid)
-{
-	struct dmsg *d = hash_find(q, qid), **slot;
-
-	if (!d) {
-		d = calloc(1, sizeof(*d));
-		if (!d) {
-			log_err("queue qid=%s status=unscheduled reason=\"out of memory\"",
-				qid);
-			return;
-		}
-		d->q = q;
-		snprintf(d->qid, sizeof(d->qid), "%s", qid);
-		d->state = D_IDLE;
-		slot = hash_slot(q, qid);
-		d->hnext = *slot;
-		*slot = d;
-		pthread_mutex_lock(&q->dmu);
-		q->st.queued++;
-		pthread_mutex_unlock(&q->dmu);
-	}
-	dmsg_run(q, d);
-}
-
-/* mono_now - the default retry clock: CLOCK_MONOTONIC seconds */
-static time_t mono_now(void *arg)
-{
-	struct timespec ts;
-
-	(void)arg;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
-
-/* queue_set_clock - replace the retry clock (NULL: the default) */
-void queue_set_clock(struct queue *q, time_t (*now)(void *arg), void *arg)
-{
-	q->now = now ? now : mono_now;
-	q->now_arg = now ? arg : NULL;
-}
-
-/* dmsg_due_at - is d waiting for a retry that is due at time now? */
-static int dmsg_due_at(struct queue *q, struct dmsg *d, time_t now)
-{
-	int wait;
-
-	pthread_mutex_lock(&q->dmu);
-	wait = d->state == D_WAIT;
-	pthread_mutex_unlock(&q->dmu);
-	return wait && d->due <= now;
-}
-
-/* queue_run_due - run every waiting message that is due by the clock */
-unsigned queue_run_due(struct queue *q)
-{
-	time_t now = q->now(q->now_arg);
-	struct dmsg *d;
-	unsigned i, n = 0;
-
-	for (i = 0; i < HASH_SIZE; i++) {
-		for (d = q->hash[i]; d; d = d->hnext) {
-			if (dmsg_due_at(q, d, now)) {
-				dmsg_run(q, d);
-				n++;
-			}
-		}
-	}
-	return n;
-}
-
-/* dmsg_defer - make d due after an exponential backoff and arm its retry
- * timer for the same time */
-static void dmsg_defer(struct queue *q, struct dmsg *d)
-{
-	struct timeval tv;
-
-	if (d->backoff == 0)
-		d->backoff = q->retry_min;
-	else if (d->backoff < q->retry_max / 2)
-		d->backoff *= 2;
-	else
-		d->backoff = q->retry_max;
-	d->due = q->now(q->now_arg) + (time_t)d->backoff;
-	if (!d->timer)
-		d->timer = evtimer_new(q->base, on_retry, d);
-	if (!d->timer) {
-		log_err("queue qid=%s status=unscheduled reason=\"out of memory\"",
-			d->qid);
-		return;
-	}
-	tv.tv_sec = (time_t)d->backoff;
-	tv.tv_usec = 0;
-	evtimer_add(d->timer, &tv);
-}
-
-/* on_deliver_done - loop thread: act on delivery results */
-static void on_deliver_done(evutil_socket_t fd, short what, void *arg)
-{
-	struct queue *q = arg;
-	int budget = COMPLETION_BUDGET;
-
-	(void)fd;
-	(void)what;
-	for (;;) {
-		struct dmsg *d;
-		enum dres res;
-
-		pthread_mutex_lock(&q->dmu);
-		d = q->reshead;
-		if (d && budget-- == 0) {
-			/* the rest in a later round */
-			event_active(q->ev_deliver, EV_READ, 0);
-			d = NULL;
-		}
-		if (d) {
-			q->reshead = d->rnext;
-			if (!q->reshead)
-				q->restail = NULL;
-			res = d->res;
-			d->state = res == DR_TEMP ? D_WAIT : D_IDLE;
-			q->st.active--;
-			if (res == DR_TEMP)
-				q->st.waiting++;
-		}
-		pthread_mutex_unlock(&q->dmu);
-		if (!d)
-			return;
-		if (res == DR_DONE || res == DR_GONE)
-			dmsg_remove(q, d);
-		else if (res == DR_TEMP)
-			dmsg_defer(q, d);
-	}
-}
-
-/* struct dctx - one delivery attempt of one message (worker) */
-struct dctx {
-	struct queue *q;
-	struct dmsg *d;
-	struct envelope env;
-	struct local_msg lm;
-	int done_fd;		/* <qid>.done for appending, -1 until needed */
-	int done_nl;		/* its last line is torn: start with "\n" */
-	int temp;		/* a recipient must be retried */
-	int relay;		/* a relay recipient is waiting */
-};
-
-/* load_done - read <qid>.done into the envelope's done flags */
-static int load_done(struct dctx *c)
+/* store_open - open and validate queue/<qid>, apply its status file */
+enum store_rc store_open(struct queue *q, const char *qid, struct envelope *env, int *fd,
+			 off_t *off, off_t *len, const char **why)
 {
 	char name[QID_MAX + 6];
 	struct stat st;
 	char *b;
 	size_t n;
-	int fd;
+	int dfd, r;
 
-	done_name(c->d->qid, name);
-	fd = openat(c->q->q_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	*why = "";
+	*fd = openat(q->q_fd, qid, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (*fd < 0)
+		return errno == ENOENT ? STORE_GONE : STORE_IO;
+	r = load_message(*fd, qid, env, off, len, why);
+	if (r == 0) {
+		done_name(qid, name);
+		dfd = openat(q->q_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (dfd < 0 && errno != ENOENT)
+			r = -2;
+		if (dfd >= 0) {
+			if (fstat(dfd, &st) < 0) {
+				r = -2;
+			} else {
+				n = st.st_size > (off_t)DONE_MAX ? DONE_MAX : (size_t)st.st_size;
+				b = malloc(n + 1);
+				if (!b || pread_full(dfd, b, n, 0) < 0)
+					r = -2;
+				else
+					qfile_decode_done(b, n, env);
+				free(b);
+			}
+			close(dfd);
+		}
+	}
+	if (r == 0)
+		return STORE_OK;
+	if (r == -2 && !**why)
+		*why = strerror(errno ? errno : EIO);
+	close(*fd);
+	*fd = -1;
+	envelope_clear(env);
+	return r == -1 ? STORE_DAMAGED : STORE_IO;
+}
+
+/* store_append - O_APPEND the records, fdatasync; a new file also fsyncs
+ * queue/ (so its name survives a crash) */
+int store_append(struct queue *q, const char *qid, const buf_t *records)
+{
+	char name[QID_MAX + 6];
+	int fd, created = 0, rc = 0;
+
+	done_name(qid, name);
+	fd = openat(q->q_fd, name, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT) {
+		fd = openat(q->q_fd, name, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC |
+			    O_NOFOLLOW, 0600);
+		created = fd >= 0;
+	}
 	if (fd < 0)
-		return errno == ENOENT ? 0 : -1;
-	if (fstat(fd, &st) < 0) {
-		close(fd);
 		return -1;
-	}
-	n = st.st_size > (off_t)DONE_MAX ? DONE_MAX : (size_t)st.st_size;
-	b = malloc(n + 1);
-	if (!b || pread_full(fd, b, n, 0) < 0) {
-		free(b);
-		close(fd);
-		return -1;
-	}
-	qfile_decode_done(b, n, &c->env);
-	c->done_nl = n > 0 && b[n - 1] != '\n';
-	free(b);
+	if (write_all(fd, records->data, records->len) < 0 || fdatasync(fd) < 0 ||
+	    (created && fsync(q->q_fd) < 0))
+		rc = -1;
 	close(fd);
-	return 0;
+	return rc;
 }
 
-/* append_done - durably record recipient i as done: fdatasync, and the
- * first append of an attempt also fsyncs queue/ (the file may be new, or
- * made by an attempt whose directory fsync failed) */
-static int append_done(struct dctx *c, size_t i)
-{
-	const int fl = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
-	char name[QID_MAX + 6], line[32];
-	int first = 0, n;
-
-	if (c->done_fd < 0) {
-		done_name(c->d->qid, name);
-		c->done_fd = openat(c->q->q_fd, name, fl, 0600);
-		if (c->done_fd < 0)
-			return -1;
-		first = 1;
-	}
-	n = snprintf(line, sizeof(line), "%s%zu\n", c->done_nl ? "\n" : "", i);
-	if (write_all(c->done_fd, line, (size_t)n) < 0 ||
-	    fdatasync(c->done_fd) < 0 || (first && fsync(c->q->q_fd) < 0)) {
-		close(c->done_fd);
-		c->done_fd = -1;
-		c->done_nl = 1;
-		return -1;
-	}
-	c->done_nl = 0;
-	return 0;
-}
-
-/* log_rcpt - one "deliver" log line */
-static void log_rcpt(struct dctx *c, const struct env_rcpt *r, const char *relay,
-		     const char *status, const char *why)
-{
-	char to[LOG_ESC_SIZE], w[LOG_ESC_SIZE];
-	const char *a = r->addr ? r->addr : "";
-
-	log_escape(to, a, strlen(a));
-	if (why) {
-		log_escape(w, why, strlen(why));
-		log_info("deliver qid=%s to=<%s> relay=%s status=%s reason=\"%s\"",
-			 c->d->qid, to, relay, status, w);
-	} else {
-		log_info("deliver qid=%s to=<%s> relay=%s status=%s", c->d->qid,
-			 to, relay, status);
-	}
-}
-
-/* count - bump a delivery counter */
-static void count(struct queue *q, unsigned long long *ctr)
-{
-	pthread_mutex_lock(&q->dmu);
-	(*ctr)++;
-	pthread_mutex_unlock(&q->dmu);
-}
-
-/* deliver_rcpt - deliver recipient i locally and record the outcome;
- * returns -1 when the round must stop (the .done file failed) */
-static int deliver_rcpt(struct dctx *c, size_t i)
-{
-	struct env_rcpt *r = &c->env.rcpts[i];
-	char why[256] = "";
-	enum dresult dr;
-
-	dr = local_deliver(c->q->mail_fd, r->domain, r->mailbox,
-			   r->addr ? r->addr : "", (unsigned)i, &c->lm,
-			   c->q->hostname, why, sizeof(why));
-	if (dr == DELIVER_TEMP) {
-		log_rcpt(c, r, "local", "deferred", why);
-		count(c->q, &c->q->st.deferred);
-		c->temp = 1;
-		return 0;
-	}
-	if (append_done(c, i) < 0) {
-		log_err("queue qid=%s status=error reason=\"done file: %s\"",
-			c->d->qid, strerror(errno));
-		c->temp = 1;
-		return -1;
-	}
-	r->done = 1;
-	if (dr == DELIVER_OK) {
-		log_rcpt(c, r, "local", "sent", NULL);
-		count(c->q, &c->q->st.delivered);
-	} else {
-		log_rcpt(c, r, "local", "bounced", why);
-		count(c->q, &c->q->st.failed);
-	}
-	return 0;
-}
-
-/* remove_message - every recipient is done: unlink the message, then its
- * .done file, then fsync queue/ */
-static enum dres remove_message(struct dctx *c)
+/* store_remove - unlink the message, then its status file, fsync queue/ */
+int store_remove(struct queue *q, const char *qid)
 {
 	char name[QID_MAX + 6];
 
-	if (unlinkat(c->q->q_fd, c->d->qid, 0) < 0 && errno != ENOENT) {
-		log_err("queue qid=%s status=error reason=\"unlink: %s\"",
-			c->d->qid, strerror(errno));
-		return DR_TEMP;
-	}
-	done_name(c->d->qid, name);
-	unlinkat(c->q->q_fd, name, 0);
-	fsync(c->q->q_fd);
-	log_info("queue qid=%s status=removed", c->d->qid);
-	return DR_DONE;
-}
-
-/* deliver_rcpts - try every recipient not done yet */
-static void deliver_rcpts(struct dctx *c)
-{
-	size_t i;
-
-	for (i = 0; i < c->env.nrcpts; i++) {
-		struct env_rcpt *r = &c->env.rcpts[i];
-
-		if (r->done)
-			continue;
-		if (r->kind == RCPT_RELAY) {
-			if (!c->d->relay_logged) {
-				log_rcpt(c, r, "none", "deferred",
-					 "remote delivery not implemented");
-				count(c->q, &c->q->st.deferred);
-			}
-			c->relay = 1;
-			continue;
-		}
-		if (deliver_rcpt(c, i) < 0)
-			break;
-	}
-	if (c->relay)
-		c->d->relay_logged = 1;
-}
-
-/* deliver_open - open and validate queue/<qid>, read its .done file;
- * 0 when ready, else -1 with *res saying what to do with the message */
-static int deliver_open(struct dctx *c, int *fd, enum dres *res)
-{
-	const char *why = "";
-	off_t off, len;
-	int r;
-
-	*fd = openat(c->q->q_fd, c->d->qid, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (*fd < 0 && errno == ENOENT) {
-		*res = DR_GONE;
+	if (unlinkat(q->q_fd, qid, 0) < 0 && errno != ENOENT)
 		return -1;
-	}
-	r = *fd < 0 ? -2 : load_message(*fd, c->d->qid, &c->env, &off, &len, &why);
-	if (r == -1) {
-		log_err("queue qid=%s status=error reason=\"damaged queue file: %s\"",
-			c->d->qid, why);
-		*res = DR_STUCK;	/* quarantined at the next start */
-		return -1;
-	}
-	if (r == 0 && load_done(c) < 0)
-		r = -2;
-	if (r < 0) {
-		log_err("queue qid=%s status=deferred reason=\"read queue file: %s\"",
-			c->d->qid, strerror(errno));
-		*res = DR_TEMP;
-		return -1;
-	}
-	c->lm.fd = *fd;
-	c->lm.offset = off;
-	c->lm.length = len;
-	c->lm.qid = c->d->qid;
-	c->lm.arrival = c->env.arrival;
-	c->lm.sender = c->env.sender ? c->env.sender : "";
+	done_name(qid, name);
+	unlinkat(q->q_fd, name, 0);
+	fsync(q->q_fd);
 	return 0;
 }
 
-/* deliver_one - one delivery attempt of one message (worker) */
-static enum dres deliver_one(struct queue *q, struct dmsg *d)
+/* store_add - write a whole message as a commit does */
+int store_add(struct queue *q, struct envelope *env, const void *msg, size_t len)
 {
-	struct dctx c;
-	enum dres res;
-	size_t i;
-	int fd = -1;
+	const int fl = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW;
+	char tr[QFILE_TRAILER_LEN + 1];
+	buf_t b;
+	int fd, rc = -1;
 
-	memset(&c, 0, sizeof(c));
-	c.q = q;
-	c.d = d;
-	c.done_fd = -1;
-	envelope_init(&c.env);
-	if (deliver_open(&c, &fd, &res) == 0) {
-		deliver_rcpts(&c);
-		for (i = 0; i < c.env.nrcpts && c.env.rcpts[i].done; i++)
-			;
-		if (i == c.env.nrcpts)
-			res = remove_message(&c);
-		else
-			res = c.temp ? DR_TEMP : DR_STUCK;
+	queue_make_qid(q, env->qid);
+	buf_init(&b);
+	if (qfile_encode_envelope(env, &b) < 0) {
+		buf_free(&b);
+		return -1;
 	}
-	if (c.done_fd >= 0)
-		close(c.done_fd);
-	if (fd >= 0)
-		close(fd);
-	envelope_clear(&c.env);
-	return res;
-}
-
-/* deliver_main - a delivery worker */
-static void *deliver_main(void *arg)
-{
-	struct queue *q = arg;
-
-	pthread_mutex_lock(&q->dmu);
-	for (;;) {
-		struct dmsg *d = q->rhead;
-
-		if (q->deliver_stop)
-			break;
-		if (!d) {
-			pthread_cond_wait(&q->dcond, &q->dmu);
-			continue;
-		}
-		q->rhead = d->rnext;
-		if (!q->rhead)
-			q->rtail = NULL;
-		d->state = D_RUNNING;
-		pthread_mutex_unlock(&q->dmu);
-		d->res = deliver_one(q, d);
-		pthread_mutex_lock(&q->dmu);
-		d->rnext = NULL;
-		if (q->restail)
-			q->restail->rnext = d;
-		else
-			q->reshead = d;
-		q->restail = d;
-		event_active(q->ev_deliver, EV_READ, 0);
+	qfile_trailer(len, tr);
+	fd = openat(q->in_fd, env->qid, fl, 0600);
+	if (fd >= 0 && write_all(fd, b.data, b.len) == 0 && write_all(fd, msg, len) == 0 &&
+	    write_all(fd, tr, QFILE_TRAILER_LEN) == 0 && fsync(fd) == 0)
+		rc = 0;
+	if (fd >= 0 && close(fd) < 0)
+		rc = -1;
+	if (rc == 0 && (rename_noreplace(q->in_fd, env->qid, q->q_fd, env->qid) < 0 ||
+			fsync(q->q_fd) < 0))
+		rc = -1;
+	if (rc < 0 && fd >= 0) {
+		unlinkat(q->in_fd, env->qid, 0);
+		unlinkat(q->q_fd, env->qid, 0);
 	}
-	pthread_mutex_unlock(&q->dmu);
-	return NULL;
+	buf_free(&b);
+	return rc;
 }
 
 /* -------------------------------------------------------- recovery */
@@ -1393,7 +994,7 @@ static size_t remove_stale_done(struct queue *q, char **v, size_t n)
 			continue;
 		memcpy(base, v[i], bl);
 		base[bl] = '\0';
-		if (hash_find(q, base) || unlinkat(q->q_fd, v[i], 0) < 0)
+		if (sched_has(q->sched, base) || unlinkat(q->q_fd, v[i], 0) < 0)
 			continue;
 		log_escape(esc, base, bl);
 		log_info("queue qid=%s status=removed reason=\"stale done file\"", esc);
@@ -1428,7 +1029,7 @@ static int recover_queue(struct queue *q)
 			log_err("queue qid=%s status=error reason=\"%s\"", esc, why);
 		}
 		qid_clock_see(q, v[i]);
-		schedule_qid(q, v[i]);
+		sched_add(q->sched, v[i]);
 		ok++;
 	}
 	if (remove_stale_done(q, v, n) > 0 || moved > 0)
@@ -1442,26 +1043,19 @@ static int recover_queue(struct queue *q)
 
 /* ----------------------------------------------------- life cycle */
 
-/* start_threads - start the disk and delivery workers */
+/* start_threads - start the disk workers */
 static int start_threads(struct queue *q)
 {
 	int e;
 
 	for (; q->ndisk_run < q->ndisk; q->ndisk_run++) {
 		e = pthread_create(&q->disk[q->ndisk_run], NULL, disk_main, q);
-		if (e != 0)
-			goto fail;
-	}
-	for (; q->ndeliver_run < q->ndeliver; q->ndeliver_run++) {
-		e = pthread_create(&q->dthr[q->ndeliver_run], NULL,
-				   deliver_main, q);
-		if (e != 0)
-			goto fail;
+		if (e != 0) {
+			log_err("queue status=error reason=\"pthread_create: %s\"", strerror(e));
+			return -1;
+		}
 	}
 	return 0;
-fail:
-	log_err("queue status=error reason=\"pthread_create: %s\"", strerror(e));
-	return -1;
 }
 
 /* queue_init - allocate q and everything that cannot touch the disk */
@@ -1477,24 +1071,16 @@ static struct queue *queue_init(struct event_base *base,
 	q->mail_fd = o->mail_fd;
 	q->in_fd = q->q_fd = q->bad_fd = -1;
 	q->ndisk = o->disk_threads ? o->disk_threads : 4;
-	q->ndeliver = o->deliver_threads ? o->deliver_threads : 2;
-	q->now = mono_now;
-	q->retry_min = o->retry_min ? o->retry_min : 60;
-	q->retry_max = o->retry_max ? o->retry_max : 3600;
-	if (q->retry_max < q->retry_min)
-		q->retry_max = q->retry_min;
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_cond_init(&q->cond, NULL);
-	pthread_mutex_init(&q->dmu, NULL);
-	pthread_cond_init(&q->dcond, NULL);
+	pthread_mutex_init(&q->st_mu, NULL);
 	pthread_mutex_init(&q->qid_mu, NULL);
 	q->hostname = strdup(o->hostname && *o->hostname ? o->hostname
 							     : "localhost");
 	q->disk = calloc(q->ndisk, sizeof(*q->disk));
-	q->dthr = calloc(q->ndeliver, sizeof(*q->dthr));
 	q->ev_disk = event_new(base, -1, 0, on_disk_done, q);
-	q->ev_deliver = event_new(base, -1, 0, on_deliver_done, q);
-	if (!q->hostname || !q->disk || !q->dthr || !q->ev_disk || !q->ev_deliver) {
+	q->sched = o->pool && o->local ? sched_new(q, base, o) : NULL;
+	if (!q->hostname || !q->disk || !q->ev_disk || !q->sched) {
 		queue_free(q);
 		return NULL;
 	}
@@ -1546,35 +1132,15 @@ static void stop_disk(struct queue *q)
 	}
 }
 
-/* stop_delivery - let each delivery worker finish its message and join
- * them */
+/* stop_delivery - start no attempt; let the running ones finish (their
+ * agents were told to stop: the loop runs until they report) */
 static void stop_delivery(struct queue *q)
 {
-	unsigned i;
-
-	pthread_mutex_lock(&q->dmu);
-	q->deliver_stop = 1;
-	pthread_cond_broadcast(&q->dcond);
-	pthread_mutex_unlock(&q->dmu);
-	for (i = 0; i < q->ndeliver_run; i++)
-		pthread_join(q->dthr[i], NULL);
-}
-
-/* free_schedule - free every dmsg and its timer */
-static void free_schedule(struct queue *q)
-{
-	unsigned i;
-
-	for (i = 0; i < HASH_SIZE; i++) {
-		while (q->hash[i]) {
-			struct dmsg *d = q->hash[i];
-
-			q->hash[i] = d->hnext;
-			if (d->timer)
-				event_free(d->timer);
-			free(d);
-		}
-	}
+	if (!q->sched)
+		return;
+	sched_stop(q->sched);
+	while (sched_running(q->sched) > 0)
+		event_base_loop(q->base, EVLOOP_ONCE);
 }
 
 /* queue_free - finish in-flight jobs, join the threads, free everything */
@@ -1584,11 +1150,9 @@ void queue_free(struct queue *q)
 		return;
 	stop_delivery(q);	/* first: no delivery starts during shutdown */
 	stop_disk(q);
-	free_schedule(q);
+	sched_free(q->sched);
 	if (q->ev_disk)
 		event_free(q->ev_disk);
-	if (q->ev_deliver)
-		event_free(q->ev_deliver);
 	if (q->in_fd >= 0)
 		close(q->in_fd);
 	if (q->q_fd >= 0)
@@ -1597,11 +1161,9 @@ void queue_free(struct queue *q)
 		close(q->bad_fd);
 	pthread_mutex_destroy(&q->mu);
 	pthread_cond_destroy(&q->cond);
-	pthread_mutex_destroy(&q->dmu);
-	pthread_cond_destroy(&q->dcond);
+	pthread_mutex_destroy(&q->st_mu);
 	pthread_mutex_destroy(&q->qid_mu);
 	free(q->disk);
-	free(q->dthr);
 	free(q->hostname);
 	free(q);
 }
@@ -1609,7 +1171,169 @@ void queue_free(struct queue *q)
 /* queue_get_stats - a snapshot of the counters */
 void queue_get_stats(struct queue *q, struct queue_stats *st)
 {
-	pthread_mutex_lock(&q->dmu);
-	*st = q->st;
-	pthread_mutex_unlock(&q->dmu);
+	sched_stats(q->sched, st);
+	pthread_mutex_lock(&q->st_mu);
+	st->committed = q->committed;
+	pthread_mutex_unlock(&q->st_mu);
+}
+
+/* queue_set_clock - the scheduler's clock */
+void queue_set_clock(struct queue *q, time_t (*now)(void *arg), void *arg)
+{
+	sched_set_clock(q->sched, now, arg);
+}
+
+/* queue_run_due - run what is due by the clock */
+unsigned queue_run_due(struct queue *q)
+{
+	return sched_run_due(q->sched);
+}
+
+/* queue_flush - make messages due now */
+unsigned queue_flush(struct queue *q, const char *qid, const char *domain)
+{
+	return sched_flush(q->sched, qid, domain);
+}
+
+/* queue_hold - hold or release a message */
+int queue_hold(struct queue *q, const char *qid, int hold)
+{
+	return sched_hold(q->sched, qid, hold);
+}
+
+/* queue_remove - delete a message */
+int queue_remove(struct queue *q, const char *qid)
+{
+	return sched_remove(q->sched, qid);
+}
+
+/* store_list - the qids in queue/ (worker) */
+int store_list(struct queue *q, char ***qids, size_t *n)
+{
+	char **v;
+	size_t k, i, o = 0;
+
+	if (list_dir(q->q_fd, &v, &k) < 0)
+		return -1;
+	for (i = 0; i < k; i++) {
+		if (is_done_name(v[i]) || !qid_ok(v[i]))
+			free(v[i]);
+		else
+			v[o++] = v[i];
+	}
+	*qids = v;
+	*n = o;
+	return 0;
+}
+
+/* rcpt_state - a recipient's state word */
+static const char *rcpt_state(const struct env_rcpt *r)
+{
+	if (r->done)
+		return r->last.cls == DS_PERM ? "failed" : "sent";
+	return r->attempts ? "deferred" : "pending";
+}
+
+/* json_message - one message's JSON object (envelope and state) */
+static int json_message(const struct envelope *e, off_t len, buf_t *out)
+{
+	size_t i;
+	int rc = 0;
+
+	rc |= buf_printf(out, "{\"id\":");
+	rc |= json_cstr(out, e->qid);
+	rc |= buf_printf(out, ",\"arrival\":%lld,\"size\":%lld,\"sender\":", e->arrival,
+			 (long long)len);
+	rc |= json_cstr(out, e->sender ? e->sender : "");
+	rc |= buf_printf(out, ",\"held\":%s,\"client\":", e->hold ? "true" : "false");
+	rc |= json_cstr(out, e->client_addr);
+	rc |= buf_puts(out, ",\"recipients\":[");
+	for (i = 0; i < e->nrcpts; i++) {
+		const struct env_rcpt *r = &e->rcpts[i];
+
+		rc |= buf_puts(out, i ? ",{\"address\":" : "{\"address\":");
+		rc |= json_cstr(out, r->addr);
+		rc |= buf_printf(out, ",\"transport\":\"%s\",\"state\":\"%s\",\"attempts\":%u,"
+				 "\"next_attempt\":%lld", r->kind == RCPT_LOCAL ? "local" : "smtp",
+				 rcpt_state(r), r->attempts, r->done ? 0 : r->next_try);
+		if (r->last.code || r->last.text[0]) {
+			rc |= buf_printf(out, ",\"code\":%d,\"status\":", r->last.code);
+			rc |= json_cstr(out, r->last.enh);
+			rc |= buf_puts(out, ",\"remote\":");
+			rc |= json_cstr(out, r->last.remote);
+			rc |= buf_puts(out, ",\"reason\":");
+			rc |= json_cstr(out, r->last.text);
+		}
+		rc |= buf_putc(out, '}');
+	}
+	rc |= buf_puts(out, "]}");
+	return rc ? -1 : 0;
+}
+
+/* queue_list_json - every queued message (worker) */
+int queue_list_json(struct queue *q, buf_t *out)
+{
+	char **v;
+	size_t n, i, k = 0;
+	int rc = 0;
+
+	if (store_list(q, &v, &n) < 0)
+		return -1;
+	rc |= buf_putc(out, '[');
+	for (i = 0; i < n && rc == 0; i++) {
+		struct envelope e;
+		const char *why;
+		off_t off, len;
+		int fd;
+
+		envelope_init(&e);
+		if (store_open(q, v[i], &e, &fd, &off, &len, &why) != STORE_OK)
+			continue;	/* gone since, or damaged: not listed */
+		close(fd);
+		if (k++)
+			rc |= buf_putc(out, ',');
+		rc |= json_message(&e, len, out);
+		envelope_clear(&e);
+	}
+	rc |= buf_putc(out, ']');
+	store_list_free(v, n);
+	return rc ? -1 : 0;
+}
+
+/* queue_show_json - one message, its bytes up to max (worker) */
+int queue_show_json(struct queue *q, const char *qid, size_t max, buf_t *out)
+{
+	struct envelope e;
+	const char *why;
+	off_t off, len;
+	size_t want, got = 0;
+	char *b;
+	int fd, rc;
+
+	if (!qid_ok(qid))
+		return -1;
+	envelope_init(&e);
+	if (store_open(q, qid, &e, &fd, &off, &len, &why) != STORE_OK)
+		return -1;
+	want = (off_t)max < len ? max : (size_t)len;
+	b = malloc(want + 1);
+	if (b)
+		got = pread_full(fd, b, want, off) == 0 ? want : 0;
+	close(fd);
+	rc = json_message(&e, len, out);
+	if (rc == 0) {
+		out->len--;	/* reopen the object */
+		rc |= buf_puts(out, ",\"message\":");
+		rc |= json_str(out, b ? b : "", got);
+		rc |= buf_printf(out, ",\"truncated\":%s}", (off_t)got < len ? "true" : "false");
+	}
+	free(b);
+	envelope_clear(&e);
+	return rc ? -1 : 0;
+}
+
+/* store_list_free - free what store_list returned */
+void store_list_free(char **qids, size_t n)
+{
+	free_names(qids, n);
 }

@@ -3,10 +3,9 @@
  * documents, on top of a small SMTP client that hands the message to the
  * running daemon.
  *
- * Public: sendmail_main, and its pure parts (exported for the unit
- * tests): sendmail_parse_addresses, sendmail_line_kind,
- * sendmail_next_field, sendmail_enc_init, sendmail_enc_feed,
- * sendmail_enc_finish.
+ * Public: sendmail_main.  Its pure parts live in src/msg/: the address
+ * list parser and the header field iterator (msg/rfc5322.h), the encoder
+ * to DATA form (msg/outbound.h).
  *
  * A run:
  *  1. options, getopt style (clustered letters, "-fsender" or "-f sender",
@@ -18,8 +17,9 @@
  *     never holds a server session open.  The header section is kept in
  *     memory (at most HDR_MAX; more is EX_DATAERR with -t, otherwise the
  *     rest passes unexamined) to find To/Cc/Bcc and From:.  The message
- *     is converted to DATA form (CRLF line ends, dot-stuffing, final
- *     ".") into a spool: the first SPOOL_MEM_MAX bytes in memory, the
+ *     is converted to DATA form by msg/outbound (LF, CRLF and a lone CR
+ *     each end a line and become CRLF, dot-stuffing, final ".") into a
+ *     spool: the first SPOOL_MEM_MAX bytes in memory, the
  *     rest in an unlinked temporary file in $TMPDIR or /tmp.  The whole
  *     message is never in memory.
  *  4. connect to <spool>/sendmail.sock; when that fails for any reason,
@@ -46,11 +46,12 @@
  * unknown); EX_CONFIG a broken config file.
  *
  * Invariants: every address written into an SMTP command came out of
- * sendmail_parse_addresses, which refuses control characters, so no CR or
+ * msg_parse_addresses, which refuses control characters, so no CR or
  * LF can reach the server outside DATA; server replies are escaped
  * (log_escape) before they are shown; nothing is written to stdout.
  */
 #include "sendmail/sendmail.h"
+#include "util/buf.h"
 #include "util/fsutil.h"
 
 #include <arpa/inet.h>
@@ -71,6 +72,8 @@
 #include <unistd.h>
 
 #include "conf/config.h"
+#include "msg/outbound.h"
+#include "msg/rfc5322.h"
 #include "smtp/linereader.h"
 #include "smtp/replyparse.h"
 #include "util/log.h"
@@ -81,498 +84,6 @@
 #define REPLY_TIMEOUT 60		/* seconds per reply, per write */
 #define REPLY_LINE_MAX 2048		/* longer reply lines: protocol error */
 #define SOCKET_NAME "sendmail.sock"
-
-/* ---- RFC 5322 3.4 address lists ---- */
-
-enum tok { TK_END, TK_WORD, TK_SPECIAL, TK_ERROR };
-
-struct lexer {
-	const char *s;
-	size_t len, pos;
-	buf_t text;		/* the word or domain literal just read */
-	char special;		/* the special character just read */
-};
-
-/* is_ctl - an ASCII control character */
-static int is_ctl(unsigned char c)
-{
-	return c < 0x20 || c == 0x7f;
-}
-
-/* is_fws - a byte of (folding) white space: SP, HT, CR, LF */
-static int is_fws(unsigned char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-/* is_special - RFC 5322 3.2.3 specials, plus '[' ']' of domain literals */
-static int is_special(unsigned char c)
-{
-	return c != '\0' && strchr("()<>[]:;@\\,.\"", c) != NULL;
-}
-
-/* skip_comment - skip the (nested) comment at s[pos]; -1 if unterminated */
-static int skip_comment(struct lexer *lx)
-{
-	int depth = 0;
-
-	while (lx->pos < lx->len) {
-		char c = lx->s[lx->pos++];
-
-		if (c == '\\')
-			lx->pos++;
-		else if (c == '(')
-			depth++;
-		else if (c == ')' && --depth == 0)
-			return 0;
-	}
-	return -1;
-}
-
-/* skip_cfws - skip white space and comments; -1 on a bad comment */
-static int skip_cfws(struct lexer *lx)
-{
-	while (lx->pos < lx->len) {
-		unsigned char c = (unsigned char)lx->s[lx->pos];
-
-		if (is_fws(c))
-			lx->pos++;
-		else if (c == '(') {
-			if (skip_comment(lx) < 0)
-				return -1;
-		} else
-			break;
-	}
-	return 0;
-}
-
-/* lex_delimited - a quoted string or a domain literal up to the closing
- * byte, kept with its delimiters; CR and LF are unfolded away (RFC 5322
- * 3.2.4); other control characters are errors */
-static enum tok lex_delimited(struct lexer *lx, char close)
-{
-	char open = lx->s[lx->pos++];
-
-	if (buf_putc(&lx->text, open) < 0)
-		return TK_ERROR;
-	while (lx->pos < lx->len) {
-		unsigned char c = (unsigned char)lx->s[lx->pos++];
-
-		if (c == (unsigned char)close)
-			return buf_putc(&lx->text, close) < 0 ? TK_ERROR : TK_WORD;
-		if (c == '\r' || c == '\n')
-			continue;
-		if (c == '[' || (is_ctl(c) && c != '\t'))
-			return TK_ERROR;
-		if (c == '\\') {
-			if (lx->pos >= lx->len || buf_putc(&lx->text, '\\') < 0)
-				return TK_ERROR;
-			c = (unsigned char)lx->s[lx->pos++];
-			if (is_ctl(c) && c != '\t')
-				return TK_ERROR;
-		}
-		if (buf_putc(&lx->text, (char)c) < 0)
-			return TK_ERROR;
-	}
-	return TK_ERROR;
-}
-
-/* lex_next - the next token: a word (atom, quoted string or domain
- * literal, in lx->text), a special (lx->special), the end, or an error */
-static enum tok lex_next(struct lexer *lx)
-{
-	size_t start;
-	unsigned char c;
-
-	buf_reset(&lx->text);
-	if (skip_cfws(lx) < 0)
-		return TK_ERROR;
-	if (lx->pos >= lx->len)
-		return TK_END;
-	c = (unsigned char)lx->s[lx->pos];
-	if (c == '"')
-		return lex_delimited(lx, '"');
-	if (c == '[')
-		return lex_delimited(lx, ']');
-	if (is_ctl(c))
-		return TK_ERROR;
-	if (is_special(c)) {
-		lx->special = (char)c;
-		lx->pos++;
-		return TK_SPECIAL;
-	}
-	start = lx->pos;
-	while (lx->pos < lx->len) {
-		c = (unsigned char)lx->s[lx->pos];
-		if (is_ctl(c) || is_fws(c) || is_special(c))
-			break;
-		lx->pos++;
-	}
-	if (buf_append(&lx->text, lx->s + start, lx->pos - start) < 0)
-		return TK_ERROR;
-	return TK_WORD;
-}
-
-enum spec_part { SP_NONE, SP_WORD, SP_DOT, SP_AT };
-
-/* An addr-spec being put together from tokens. */
-struct spec {
-	buf_t text;
-	enum spec_part last;
-	int ats;
-	int bad;		/* two words in a row, a misplaced '@' */
-};
-
-/* spec_reset - start a new addr-spec */
-static void spec_reset(struct spec *sp)
-{
-	buf_reset(&sp->text);
-	sp->last = SP_NONE;
-	sp->ats = 0;
-	sp->bad = 0;
-}
-
-/* spec_add - append one token to the addr-spec, noting misplacements */
-static int spec_add(struct spec *sp, enum spec_part part, const char *t,
-		    size_t n)
-{
-	if (part == SP_WORD && sp->last == SP_WORD)
-		sp->bad = 1;
-	if (part == SP_AT) {
-		sp->ats++;
-		if (sp->last == SP_NONE || sp->last == SP_AT || sp->ats > 1)
-			sp->bad = 1;
-	}
-	sp->last = part;
-	return buf_append(&sp->text, t, n);
-}
-
-/* The parser: one list element at a time. */
-struct aparse {
-	struct lexer lx;
-	struct spec cand;	/* what was read outside <>: an addr-spec
-				 * or a display name */
-	struct spec angle;	/* what was read inside <> */
-	int in_angle, had_angle, in_route, in_group;
-	buf_t *out;
-	size_t count;
-};
-
-/* ap_cur - the addr-spec tokens go to */
-static struct spec *ap_cur(struct aparse *p)
-{
-	return p->in_angle ? &p->angle : &p->cand;
-}
-
-/* ap_finish - end of one list element: emit its address, if any */
-static int ap_finish(struct aparse *p)
-{
-	struct spec *sp = p->had_angle ? &p->angle : &p->cand;
-	int r = 0;
-
-	if (sp->last != SP_NONE) {
-		if (sp->bad || sp->last == SP_AT)
-			return -1;
-		if (buf_append(p->out, sp->text.data, sp->text.len) < 0 ||
-		    buf_putc(p->out, '\0') < 0)
-			r = -1;
-		p->count++;
-	}
-	spec_reset(&p->cand);
-	spec_reset(&p->angle);
-	p->had_angle = 0;
-	return r;
-}
-
-/* ap_word - a word or domain literal */
-static int ap_word(struct aparse *p)
-{
-	if (p->had_angle)
-		return -1;	/* "<a@b> junk" */
-	if (p->in_route)
-		return 0;
-	return spec_add(ap_cur(p), SP_WORD, p->lx.text.data, p->lx.text.len);
-}
-
-/* ap_at - '@': an addr-spec's, or the start of an obsolete route
- * (RFC 5322 4.4: "<@a,@b:u@d>", the route is dropped) */
-static int ap_at(struct aparse *p)
-{
-	if (p->had_angle)
-		return -1;
-	if (p->in_angle && p->angle.last == SP_NONE) {
-		p->in_route = 1;
-		return 0;
-	}
-	return spec_add(ap_cur(p), SP_AT, "@", 1);
-}
-
-/* ap_colon - ':' ends a route, or starts a group (RFC 5322 3.4) */
-static int ap_colon(struct aparse *p)
-{
-	if (p->in_route) {
-		p->in_route = 0;
-		return 0;
-	}
-	if (p->in_angle || p->in_group || p->had_angle || p->cand.ats > 0)
-		return -1;	/* a group's name is a phrase: no '@' */
-	p->in_group = 1;
-	spec_reset(&p->cand);	/* it was the group's display name */
-	return 0;
-}
-
-/* ap_special - one special character */
-static int ap_special(struct aparse *p, char c)
-{
-	if (p->in_route && c != ':' && c != '>')
-		return c == '<' || c == ';' ? -1 : 0;
-	switch (c) {
-	case '<':
-		if (p->in_angle || p->had_angle)
-			return -1;
-		p->in_angle = 1;
-		return 0;
-	case '>':
-		if (!p->in_angle || p->in_route)
-			return -1;
-		p->in_angle = 0;
-		p->had_angle = 1;
-		return 0;
-	case '@':
-		return ap_at(p);
-	case '.':
-		return p->had_angle ? -1 : spec_add(ap_cur(p), SP_DOT, ".", 1);
-	case ':':
-		return ap_colon(p);
-	case ',':
-		return p->in_angle ? -1 : ap_finish(p);
-	case ';':		/* a stray ';' outside a group separates too */
-		if (p->in_angle)
-			return -1;
-		p->in_group = 0;
-		return ap_finish(p);
-	default:		/* ')' ']' '\\' out of place */
-		return -1;
-	}
-}
-
-/* ap_run - parse the whole field */
-static int ap_run(struct aparse *p)
-{
-	for (;;) {
-		enum tok t = lex_next(&p->lx);
-		int r;
-
-		if (t == TK_END)
-			return p->in_angle ? -1 : ap_finish(p);
-		if (t == TK_ERROR)
-			return -1;
-		r = t == TK_SPECIAL ? ap_special(p, p->lx.special) : ap_word(p);
-		if (r < 0)
-			return -1;
-	}
-}
-
-/* sendmail_parse_addresses - the addresses of an RFC 5322 address list */
-int sendmail_parse_addresses(const char *field, size_t len, buf_t *out,
-			     size_t *count)
-{
-	struct aparse p;
-	size_t mark = out->len;
-	int r;
-
-	memset(&p, 0, sizeof(p));
-	p.lx.s = field;
-	p.lx.len = len;
-	buf_init(&p.lx.text);
-	buf_init(&p.cand.text);
-	buf_init(&p.angle.text);
-	p.out = out;
-	r = ap_run(&p);
-	buf_free(&p.lx.text);
-	buf_free(&p.cand.text);
-	buf_free(&p.angle.text);
-	if (r < 0) {
-		out->len = mark;
-		if (out->data)
-			out->data[mark] = '\0';
-		return -1;
-	}
-	*count += p.count;
-	return 0;
-}
-
-/* ---- header section ---- */
-
-/* sendmail_line_kind - field, continuation, blank or other (RFC 5322 2.2:
- * field-name is printable ASCII except ':'; obsolete WSP before the
- * colon, RFC 5322 4.5, is accepted) */
-enum sm_line_kind sendmail_line_kind(const char *line, size_t len,
-				     size_t *name_len)
-{
-	size_t i = 0, n;
-
-	if (len == 0)
-		return SM_LINE_BLANK;
-	if (line[0] == ' ' || line[0] == '\t')
-		return SM_LINE_CONT;
-	while (i < len && line[i] > 32 && line[i] < 127 && line[i] != ':')
-		i++;
-	n = i;
-	while (i < len && (line[i] == ' ' || line[i] == '\t'))
-		i++;
-	if (n == 0 || i >= len || line[i] != ':')
-		return SM_LINE_OTHER;
-	*name_len = n;
-	return SM_LINE_FIELD;
-}
-
-/* next_line - the line at hdr[pos]: its length without the ending and
- * the length with it */
-static size_t next_line(const char *hdr, size_t len, size_t pos,
-			size_t *full)
-{
-	const char *lf = memchr(hdr + pos, '\n', len - pos);
-	size_t n = lf ? (size_t)(lf - (hdr + pos)) : len - pos;
-
-	*full = lf ? n + 1 : n;
-	if (lf && n > 0 && hdr[pos + n - 1] == '\r')
-		n--;
-	return n;
-}
-
-/* sendmail_next_field - one (possibly folded) field of a header section */
-int sendmail_next_field(const char *hdr, size_t len, size_t *pos,
-			struct sm_field *f)
-{
-	size_t p = *pos, full, n, name_len = 0;
-
-	if (p >= len)
-		return 0;
-	n = next_line(hdr, len, p, &full);
-	if (sendmail_line_kind(hdr + p, n, &name_len) != SM_LINE_FIELD)
-		return 0;
-	f->raw = hdr + p;
-	f->name = hdr + p;
-	f->name_len = name_len;
-	f->value = (const char *)memchr(hdr + p, ':', n) + 1;
-	p += full;
-	while (p < len) {
-		n = next_line(hdr, len, p, &full);
-		if (sendmail_line_kind(hdr + p, n, &name_len) != SM_LINE_CONT)
-			break;
-		p += full;
-	}
-	f->raw_len = p - *pos;
-	f->value_len = (size_t)((hdr + p) - f->value);
-	*pos = p;
-	return 1;
-}
-
-/* ---- DATA form (RFC 5321 4.1.1.4, 4.5.2) ---- */
-
-/* sendmail_enc_init - a converter at the start of the input */
-void sendmail_enc_init(struct sm_enc *e, int dot_ends)
-{
-	memset(e, 0, sizeof(*e));
-	e->dot_ends = dot_ends;
-	e->bol = 1;
-}
-
-/* enc_eol - an LF: the line ends (a held lone "." ends the input) */
-static int enc_eol(struct sm_enc *e, buf_t *out)
-{
-	e->cr = 0;
-	if (e->dot) {
-		e->dot = 0;
-		if (e->dot_ends) {
-			e->done = 1;
-			return 0;
-		}
-		if (buf_append(out, "..", 2) < 0)
-			return -1;
-	}
-	e->bol = 1;
-	return buf_append(out, "\r\n", 2);
-}
-
-/* enc_release - something other than LF follows the held '.' or CR:
- * they are data ('.' stuffed, RFC 5321 4.5.2) */
-static int enc_release(struct sm_enc *e, buf_t *out)
-{
-	if (e->dot && buf_append(out, "..", 2) < 0)
-		return -1;
-	if (e->cr && buf_putc(out, '\r') < 0)
-		return -1;
-	e->dot = 0;
-	e->cr = 0;
-	e->bol = 0;
-	return 0;
-}
-
-/* enc_span - length of the run of ordinary bytes at in[0..len) */
-static size_t enc_span(struct sm_enc *e, const char *in, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len && in[i] != '\r' && in[i] != '\n'; i++)
-		if ((unsigned char)in[i] >= 0x80)
-			e->eight_bit = 1;
-	return i;
-}
-
-/* sendmail_enc_feed - convert a piece of the input */
-int sendmail_enc_feed(struct sm_enc *e, const char *in, size_t len,
-		      buf_t *out, size_t *used)
-{
-	size_t i = 0, n;
-
-	while (i < len && !e->done) {
-		char c = in[i];
-
-		if (c == '\n' || c == '\r') {
-			if (c == '\n' && enc_eol(e, out) < 0)
-				return -1;
-			if (c == '\r' && e->cr && enc_release(e, out) < 0)
-				return -1;
-			if (c == '\r')
-				e->cr = 1;
-			i++;
-			continue;
-		}
-		if ((e->dot || e->cr) && enc_release(e, out) < 0)
-			return -1;
-		if (e->bol && c == '.') {
-			e->dot = 1;
-			e->bol = 0;
-			i++;
-			continue;
-		}
-		n = enc_span(e, in + i, len - i);
-		if (buf_append(out, in + i, n) < 0)
-			return -1;
-		e->bol = 0;
-		i += n;
-	}
-	*used = i;
-	return 0;
-}
-
-/* sendmail_enc_finish - close the last line, then the end of data */
-int sendmail_enc_finish(struct sm_enc *e, buf_t *out)
-{
-	if (!e->done) {
-		if (e->dot || e->cr) {
-			/* a held "." or CR at the end of input ends the line */
-			if (enc_eol(e, out) < 0)
-				return -1;
-		} else if (!e->bol && buf_append(out, "\r\n", 2) < 0) {
-			return -1;
-		}
-	}
-	e->done = 1;
-	return buf_append(out, ".\r\n", 3);
-}
 
 /* ---- the command: options, config, addresses ---- */
 
@@ -621,7 +132,7 @@ struct run {
 	int eof;
 	buf_t hdr;		/* the header section (field lines) */
 	enum hdr_end hdr_end;
-	struct sm_enc enc;
+	struct msg_out enc;
 	buf_t chunk;		/* converter output on its way to the spool */
 	struct spool spool;
 	struct conn conn;
@@ -822,7 +333,7 @@ static char *one_address(const char *text, const char *hostname)
 
 	buf_init(&list);
 	buf_init(&q);
-	if (sendmail_parse_addresses(text, strlen(text), &list, &n) == 0 &&
+	if (msg_parse_addresses(text, strlen(text), &list, &n) == 0 &&
 	    n == 1 && append_qualified(&q, list.data, hostname) == 0)
 		r = buf_steal(&q);
 	buf_free(&list);
@@ -859,24 +370,17 @@ static int make_sender(struct run *R)
 	return EX_OSERR;
 }
 
-/* is_field - does the field have this name (any case)? */
-static int is_field(const struct sm_field *f, const char *name)
-{
-	return f->name_len == strlen(name) &&
-	       strncasecmp(f->name, name, f->name_len) == 0;
-}
-
 /* header_rcpts - -t: the addresses of the To:, Cc: and Bcc: fields */
 static int header_rcpts(struct run *R, buf_t *raw, size_t *n)
 {
-	struct sm_field f;
+	struct msg_field f;
 	size_t pos = 0;
 
-	while (sendmail_next_field(R->hdr.data, R->hdr.len, &pos, &f)) {
-		if (!is_field(&f, "To") && !is_field(&f, "Cc") &&
-		    !is_field(&f, "Bcc"))
+	while (msg_next_field(R->hdr.data, R->hdr.len, &pos, &f)) {
+		if (!msg_field_is(&f, "To") && !msg_field_is(&f, "Cc") &&
+		    !msg_field_is(&f, "Bcc"))
 			continue;
-		if (sendmail_parse_addresses(f.value, f.value_len, raw, n) < 0) {
+		if (msg_parse_addresses(f.value, f.value_len, raw, n) < 0) {
 			say("bad address list in the %.*s: header",
 			    (int)f.name_len, f.name);
 			return EX_DATAERR;
@@ -927,7 +431,7 @@ static int make_rcpts(struct run *R, int argc, char **argv)
 
 	buf_init(&raw);
 	for (i = R->o.first_rcpt; i < argc && st == 0; i++) {
-		if (sendmail_parse_addresses(argv[i], strlen(argv[i]), &raw,
+		if (msg_parse_addresses(argv[i], strlen(argv[i]), &raw,
 					     &n) < 0) {
 			say("bad recipient address: %s", argv[i]);
 			st = EX_USAGE;
@@ -988,7 +492,7 @@ static int header_step(struct run *R)
 {
 	const char *lf = R->in.len ? memchr(R->in.data, '\n', R->in.len) : NULL;
 	size_t full, n, name_len;
-	enum sm_line_kind k;
+	enum msg_line_kind k;
 
 	if (!lf && !R->eof) {
 		if (R->in.len >= HDR_MAX - R->hdr.len) {
@@ -1005,13 +509,13 @@ static int header_step(struct run *R)
 	n = lf ? full - 1 : full;
 	if (lf && n > 0 && R->in.data[n - 1] == '\r')
 		n--;
-	k = sendmail_line_kind(R->in.data, n, &name_len);
-	if (k == SM_LINE_CONT && R->hdr.len == 0)
-		k = SM_LINE_OTHER;
-	if (k == SM_LINE_BLANK)
+	k = msg_line_kind(R->in.data, n, &name_len);
+	if (k == MSG_LINE_CONT && R->hdr.len == 0)
+		k = MSG_LINE_OTHER;
+	if (k == MSG_LINE_BLANK)
 		buf_consume(&R->in, full);
-	R->hdr_end = k == SM_LINE_BLANK ? HDR_BLANK : HDR_OTHER;
-	if (k == SM_LINE_BLANK || k == SM_LINE_OTHER)
+	R->hdr_end = k == MSG_LINE_BLANK ? HDR_BLANK : HDR_OTHER;
+	if (k == MSG_LINE_BLANK || k == MSG_LINE_OTHER)
 		return 0;
 	if (full + 1 > HDR_MAX - R->hdr.len) {
 		R->hdr_end = HDR_TRUNC;
@@ -1090,11 +594,17 @@ static int feed(struct run *R, const char *data, size_t len, size_t *used)
 {
 	size_t u;
 
-	if (sendmail_enc_feed(&R->enc, data, len, &R->chunk, &u) < 0)
+	if (msg_out_feed(&R->enc, data, len, &R->chunk, &u) < 0)
 		return oom();
 	if (used)
 		*used = u;
 	return spool_put(&R->spool, &R->chunk);
+}
+
+/* is_ctl - an ASCII control character */
+static int is_ctl(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f;
 }
 
 /* is_atext - RFC 5322 3.2.3 atext, UTF-8 bytes included (RFC 6532) */
@@ -1158,15 +668,15 @@ static int put_from(struct run *R)
  * when missing, then the empty line that ends it */
 static int put_header(struct run *R)
 {
-	struct sm_field f;
+	struct msg_field f;
 	size_t pos = 0;
 	int has_from = 0, st = 0;
 
 	while (st == 0 &&
-	       sendmail_next_field(R->hdr.data, R->hdr.len, &pos, &f)) {
-		if (is_field(&f, "From"))
+	       msg_next_field(R->hdr.data, R->hdr.len, &pos, &f)) {
+		if (msg_field_is(&f, "From"))
 			has_from = 1;
-		if (!(R->o.extract && is_field(&f, "Bcc")))
+		if (!(R->o.extract && msg_field_is(&f, "Bcc")))
 			st = feed(R, f.raw, f.raw_len, NULL);
 	}
 	if (st == 0 && !has_from && R->hdr_end != HDR_TRUNC)
@@ -1195,7 +705,7 @@ static int read_message(struct run *R)
 			st = EX_OSERR;
 		}
 	}
-	if (st == 0 && sendmail_enc_finish(&R->enc, &R->chunk) < 0)
+	if (st == 0 && msg_out_finish(&R->enc, &R->chunk) < 0)
 		st = oom();
 	return st == 0 ? spool_put(&R->spool, &R->chunk) : st;
 }
@@ -1776,6 +1286,7 @@ static void run_free(struct run *R)
 	buf_free(&R->in);
 	buf_free(&R->hdr);
 	buf_free(&R->chunk);
+	msg_out_free(&R->enc);
 	buf_free(&R->spool.mem);
 	if (R->spool.fd >= 0)
 		close(R->spool.fd);
@@ -1809,7 +1320,8 @@ int sendmail_main(int argc, char **argv, const char *config_path)
 	if (st == 0)
 		st = make_rcpts(R, argc, argv);
 	if (st == 0)
-		sendmail_enc_init(&R->enc, R->o.dot_ends);
+		msg_out_init(&R->enc, MSG_OUT_DATA,
+			     R->o.dot_ends ? MSG_OUT_DOT_ENDS : 0);
 	if (st == 0)
 		st = read_message(R);
 	if (st == 0)

@@ -229,3 +229,36 @@ enum rcpt_verdict policy_rcpt(const struct rcpt_ctx *ctx, const struct smtp_path
 		return RV_UNKNOWN;	/* every alias target was unusable */
 	return v;
 }
+
+/* policy_route - route an address as a trusted local client's RCPT */
+int policy_route(const struct config *cfg, const char *addr, struct env_rcpt *r)
+{
+	struct sockaddr_storage none;
+	struct rcpt_ctx ctx = { cfg, (const struct sockaddr *)&none, 1 };
+	struct rcpt_params rp;
+	struct smtp_path p;
+	struct envelope env;
+	char text[ADDR_TEXT_MAX + 3];
+	size_t used = 0;
+	int rc = -1;
+
+	memset(&none, 0, sizeof(none));
+	memset(&rp, 0, sizeof(rp));
+	snprintf(text, sizeof(text), "<%s>", addr);
+	if (addr_parse_path(text, strlen(text), ADDR_ALLOW_UTF8 | ADDR_ALLOW_POSTMASTER, &p,
+			    &used) != ADDR_OK || used != strlen(text))
+		return -1;
+	envelope_init(&env);
+	if (policy_rcpt(&ctx, &p, &rp, &env) == RV_OK && env.nrcpts > 0) {
+		const struct env_rcpt *f = &env.rcpts[0];
+
+		r->kind = f->kind;
+		free(r->domain);
+		free(r->mailbox);
+		r->domain = f->domain ? strdup(f->domain) : NULL;
+		r->mailbox = f->mailbox ? strdup(f->mailbox) : NULL;
+		rc = r->domain && (f->kind != RCPT_LOCAL || r->mailbox) ? 0 : -1;
+	}
+	envelope_clear(&env);
+	return rc;
+}

@@ -28,4 +28,10 @@ struct rcpt_ctx {
 enum rcpt_verdict policy_rcpt(const struct rcpt_ctx *ctx, const struct smtp_path *p,
 			      const struct rcpt_params *rp, struct envelope *env);
 
+/* policy_route - where mail mailport itself makes (a DSN) to addr goes:
+ * r->kind, r->domain and r->mailbox set as an accepted RCPT would set them
+ * (aliases followed: the first final recipient); 0, or -1 when addr is
+ * not a deliverable address */
+int policy_route(const struct config *cfg, const char *addr, struct env_rcpt *r);
+
 #endif

@@ -102,6 +102,10 @@ R_MAX_CONN = "4.3.2 %s Too many connections, try again later" % HOST
 R_SHUTDOWN = "4.3.2 %s Service shutting down, closing transmission channel" % HOST
 
 
+# a DNS server address where nothing listens (see Server: [dns] servers)
+NO_DNS = "127.0.0.1:9"
+
+
 def is_root():
     return os.geteuid() == 0
 
@@ -564,10 +568,16 @@ class Server:
                    "max_recipients", "max_errors", "timeout", "max_connections_per_ip",
                    "max_connections", "greet_pause", "trace"],
         "local": ["domains", "mailboxes", "users", "aliases"],
-        "relay": ["networks"],
+        "relay": ["networks", "smarthost"],
         # written only when one of their keys is set (tlsutil.py sets them)
-        "tls": ["cert", "key", "allow_plaintext_auth"],
+        "tls": ["cert", "key", "allow_plaintext_auth", "outbound", "ca_file"],
         "submission": ["sender_must_match_login", "auth_on_mx"],
+        # remote delivery (written when one of their keys is set, but [dns]
+        # servers always is: no test may query the machine's resolver)
+        "dns": ["servers"],
+        "queue": ["retry_min", "retry_max", "max_lifetime", "delay_warning"],
+        "smtp": ["port", "max_connections", "connections_per_destination", "connect_timeout",
+                 "command_timeout", "data_timeout", "dot_timeout"],
     }
     # [server] keys written only when set: extra listeners, AUTH limit
     SERVER_OPTIONAL = ["submission", "submissions", "max_auth_failures", "max_rcpt_rejects",
@@ -606,6 +616,9 @@ class Server:
             "domains": ", ".join(DOMAINS),
             "mailboxes": self.mail,
             "networks": "127.0.0.1/32, ::1/128",
+            # nothing listens there: lookups fail at once (deferred mail),
+            # and none leaves the machine; remote tests start a dnsmasq
+            "servers": NO_DNS,
         }
         for k in ("users", "aliases"):
             if k in opts:

@@ -16,6 +16,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,8 +29,11 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "deliver/agent.h"
+#include "deliver/local.h"
 #include "queue/qfile.h"
 #include "queue/queue.h"
+#include "util/work.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "testutil.h"
@@ -44,6 +48,8 @@ struct fx {
 	struct event_base *base;
 	struct queue *q;
 	struct queue_opts o;
+	struct workpool *pool;
+	struct agent *local;
 	/* commit callback */
 	int ncalls;
 	enum qstatus st;
@@ -82,6 +88,11 @@ static int setup(void **state)
 	x->o.hostname = "mx.test";
 	x->o.retry_min = RETRY_MIN;
 	x->o.retry_max = RETRY_MAX;
+	x->pool = workpool_new(x->base, 3);
+	x->local = local_agent_new(x->pool, x->mail_fd, "mx.test");
+	assert_non_null(x->local);
+	x->o.pool = x->pool;
+	x->o.local = x->local;
 	x->now = T0;
 	*state = x;
 	return 0;
@@ -93,6 +104,8 @@ static int teardown(void **state)
 	struct fx *x = *state;
 
 	queue_free(x->q);
+	workpool_free(x->pool);
+	local_agent_free(x->local);
 	event_base_free(x->base);
 	close(x->spool_fd);
 	close(x->mail_fd);
@@ -527,15 +540,137 @@ static void test_recovery(void **state)
 	buf_free(&bad);
 }
 
-/* test_relay_stays - a relay recipient keeps the message queued; local
- * ones are delivered and recorded; no retry is scheduled, however late */
-static void test_relay_stays(void **state)
+/* The fake remote agent: records each job (next hop, recipients) and
+ * answers it from the loop with the status the test set up. */
+struct fake_remote {
+	struct agent a;
+	struct fx *x;
+	int jobs;
+	char hops[8][64];
+	size_t nrcpts[8];
+	enum dclass answer;
+	struct agent_job *held;		/* answered by fake_answer */
+};
+
+/* fake_submit - keep the job; answered later, never from submit */
+static void fake_submit(struct agent *a, struct agent_job *j)
+{
+	struct fake_remote *f = (struct fake_remote *)a;
+
+	if (f->jobs < 8) {
+		snprintf(f->hops[f->jobs], sizeof(f->hops[0]), "%s", j->nexthop);
+		f->nrcpts[f->jobs] = j->nrcpts;
+	}
+	f->jobs++;
+	j->next = f->held;
+	f->held = j;
+}
+
+/* fake_answer - complete every held job with f->answer */
+static void fake_answer(struct fake_remote *f)
+{
+	while (f->held) {
+		struct agent_job *j = f->held;
+		size_t k;
+
+		f->held = j->next;
+		for (k = 0; k < j->nrcpts; k++) {
+			struct dstatus *st = &j->status[k];
+
+			memset(st, 0, sizeof(*st));
+			st->cls = f->answer;
+			st->code = f->answer == DS_OK ? 250 : f->answer == DS_TEMP ? 451 : 550;
+			strcpy(st->enh, f->answer == DS_OK ? "2.0.0" : f->answer == DS_TEMP ?
+					 "4.4.1" : "5.1.1");
+			strcpy(st->remote, "mx.remote.example[192.0.2.9]");
+		}
+		j->done(j);
+	}
+}
+
+/* no_more - a predicate that never holds: run_until just runs the loop */
+static int no_more(struct fx *x)
+{
+	(void)x;
+	return 0;
+}
+
+/* wait_jobs - run the loop until the fake agent has n jobs (10 s bound) */
+static void wait_jobs(struct fx *x, struct fake_remote *f, int n)
+{
+	long long end = now_ms() + 10000;
+
+	while (f->jobs < n && now_ms() < end)
+		run_until(x, no_more, 5);
+	assert_int_equal(f->jobs, n);
+}
+
+/* test_relay_agent - relay recipients go to the remote agent, one job per
+ * next hop with all of that domain's recipients; local ones are delivered
+ * meanwhile; a temporary answer keeps the message queued with a retry at
+ * retry_min, and the next attempt tries only the recipients left; the
+ * message leaves the queue when the agent delivers them */
+static void test_relay_agent(void **state)
+{
+	struct fx *x = *state;
+	struct fake_remote f;
+	struct queue_stats st;
+	struct envelope e;
+	struct qmsg *m;
+
+	memset(&f, 0, sizeof(f));
+	f.a.name = "fake";
+	f.a.submit = fake_submit;
+	f.x = x;
+	x->o.remote = &f.a;
+	start(x);
+	make_env(x, &e, 1);
+	add_rcpt(&e, RCPT_RELAY, "r1", "one.example");
+	add_rcpt(&e, RCPT_RELAY, "r2", "two.example");
+	add_rcpt(&e, RCPT_RELAY, "r3", "one.example");
+	m = queue_msg_begin(x->q, &e);
+	queue_msg_write(m, "hi\r\n", 4);
+	queue_msg_commit(m, on_done, x);
+	assert_true(run_until(x, called, 10000));
+	wait_jobs(x, &f, 2);
+	assert_int_equal(f.jobs, 2);
+	assert_string_equal(f.hops[0], "one.example");
+	assert_int_equal(f.nrcpts[0], 2);
+	assert_string_equal(f.hops[1], "two.example");
+	assert_int_equal(f.nrcpts[1], 1);
+	f.answer = DS_TEMP;
+	fake_answer(&f);
+	assert_true(run_until(x, settled, 10000));
+	check_maildir(x, "user0", 0, "hi\r\n", 4);
+	queue_get_stats(x->q, &st);
+	assert_int_equal(st.queued, 1);
+	assert_int_equal(st.delivered, 1);
+	assert_int_equal(st.deferred, 3);
+	assert_int_equal(st.waiting, 1);
+	x->now += RETRY_MIN - 1;
+	assert_int_equal(queue_run_due(x->q), 0);
+	x->now += 1;
+	assert_int_equal(queue_run_due(x->q), 1);
+	wait_jobs(x, &f, 4);
+	assert_int_equal(f.nrcpts[2] + f.nrcpts[3], 3);	/* the local one is done */
+	f.answer = DS_OK;
+	fake_answer(&f);
+	assert_true(run_until(x, queue_empty, 10000));
+	queue_get_stats(x->q, &st);
+	assert_int_equal(st.delivered, 4);
+	assert_int_equal(tu_count_dir(x->spool_fd, "queue"), 0);
+	assert_int_equal(tu_count_dir(x->mail_fd, "example.org/user0/new"), 1);
+}
+
+/* test_relay_no_agent - without a remote agent (none configured) relay
+ * recipients are kept: the message stays queued, is not retried on a
+ * timer, and is tried again at the next start */
+static void test_relay_no_agent(void **state)
 {
 	struct fx *x = *state;
 	struct queue_stats st;
 	struct envelope e;
 	struct qmsg *m;
-	char p[64], *done;
 
 	start(x);
 	make_env(x, &e, 1);
@@ -545,37 +680,108 @@ static void test_relay_stays(void **state)
 	queue_msg_commit(m, on_done, x);
 	assert_true(run_until(x, called, 10000));
 	assert_int_equal(x->st, Q_OK);
-	assert_true(run_until(x, settled, 10000));	/* the attempt is over */
+	assert_true(run_until(x, settled, 10000));
+	check_maildir(x, "user0", 0, "hi\r\n", 4);
 	queue_get_stats(x->q, &st);
 	assert_int_equal(st.queued, 1);
-	assert_int_equal(st.delivered, 1);
-	assert_int_equal(st.deferred, 1);	/* the relay recipient, logged */
-	assert_int_equal(st.waiting, 0);	/* and not scheduled for a retry */
+	assert_int_equal(st.waiting, 0);
 	x->now += 100 * RETRY_MAX;
 	assert_int_equal(queue_run_due(x->q), 0);
-	queue_get_stats(x->q, &st);
-	assert_int_equal(st.active, 0);
-	assert_int_equal(st.deferred, 1);
-	snprintf(p, sizeof(p), "queue/%s", x->qid);
-	assert_true(exists(x->spool_fd, p));
-	snprintf(p, sizeof(p), "queue/%s.done", x->qid);
-	done = tu_slurp_at(x->spool_fd, p, NULL);
-	assert_string_equal(done, "0\n");
-	free(done);
-	check_maildir(x, "user0", 0, "hi\r\n", 4);
+	assert_true(exists(x->spool_fd, "queue") && tu_count_dir(x->spool_fd, "queue") == 2);
 }
 
-/* test_bounce - a permanent failure (unsafe mailbox) is recorded as
- * done, counted as failed, and the message leaves the queue */
+/* route_local - the test's router for notifications: every address is a
+ * local mailbox (its local part) in its domain */
+static int route_local(void *arg, const char *addr, struct env_rcpt *r)
+{
+	const char *at = strrchr(addr, '@');
+
+	(void)arg;
+	if (!at)
+		return -1;
+	r->kind = RCPT_LOCAL;
+	r->domain = strdup(at + 1);
+	r->mailbox = strndup(addr, (size_t)(at - addr));
+	return r->domain && r->mailbox ? 0 : -1;
+}
+
+/* first_file - the content of the only file in dir below mail_fd */
+static char *first_file(struct fx *x, const char *dir)
+{
+	char **v = NULL, p[256], *data;
+	size_t n = 0;
+	int fd = openat(x->mail_fd, dir, O_RDONLY | O_DIRECTORY);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.') {
+			v = realloc(v, (n + 1) * sizeof(*v));
+			v[n++] = strdup(de->d_name);
+		}
+	closedir(d);
+	assert_int_equal(n, 1);
+	snprintf(p, sizeof(p), "%s/%s", dir, v[0]);
+	data = tu_slurp_at(x->mail_fd, p, NULL);
+	free(v[0]);
+	free(v);
+	return data;
+}
+
+/* test_bounce - a permanent failure (unsafe mailbox) is recorded as done
+ * and counted as failed; the sender gets one RFC 3464 report from <>
+ * (queued as a message of its own, here delivered locally), the other
+ * recipient its copy, and both messages leave the queue */
 static void test_bounce(void **state)
 {
 	struct fx *x = *state;
 	struct queue_stats st;
 	struct envelope e;
 	struct qmsg *m;
+	char *dsn;
 
+	x->o.route = route_local;
 	start(x);
 	make_env(x, &e, 1);
+	add_rcpt(&e, RCPT_LOCAL, "..", "example.org");
+	m = queue_msg_begin(x->q, &e);
+	queue_msg_write(m, "Subject: hi\r\n\r\nhi\r\n", 19);
+	queue_msg_commit(m, on_done, x);
+	assert_true(run_until(x, called, 10000));
+	assert_true(run_until(x, queue_empty, 10000));
+	queue_get_stats(x->q, &st);
+	assert_int_equal(st.delivered, 2);	/* user0 and the report */
+	assert_int_equal(st.failed, 1);
+	assert_int_equal(st.dsns, 1);
+	assert_int_equal(tu_count_dir(x->spool_fd, "queue"), 0);
+	check_maildir(x, "user0", 0, "Subject: hi\r\n\r\nhi\r\n", 19);
+	dsn = first_file(x, "example.net/bob/new");
+	assert_non_null(strstr(dsn, "Return-Path: <>\n"));
+	assert_non_null(strstr(dsn, "Delivered-To: bob@example.net\n"));
+	assert_non_null(strstr(dsn, "MAILER-DAEMON@mx.test"));
+	assert_non_null(strstr(dsn, "report-type=delivery-status"));
+	assert_non_null(strstr(dsn, "Final-Recipient: rfc822; ..@example.org"));
+	assert_non_null(strstr(dsn, "Action: failed"));
+	assert_non_null(strstr(dsn, "Status: 5.1.3"));
+	assert_non_null(strstr(dsn, "Subject: hi"));	/* the original's header */
+	assert_null(strstr(dsn, "user0@example.org"));	/* only the failed one */
+	free(dsn);
+}
+
+/* test_no_bounce_for_null_sender - a failure of a message from <> is
+ * recorded and logged, and no report is made (RFC 5321 4.5.5) */
+static void test_no_bounce_for_null_sender(void **state)
+{
+	struct fx *x = *state;
+	struct queue_stats st;
+	struct envelope e;
+	struct qmsg *m;
+
+	x->o.route = route_local;
+	start(x);
+	make_env(x, &e, 0);
+	e.sender[0] = '\0';
 	add_rcpt(&e, RCPT_LOCAL, "..", "example.org");
 	m = queue_msg_begin(x->q, &e);
 	queue_msg_write(m, "hi\r\n", 4);
@@ -583,11 +789,9 @@ static void test_bounce(void **state)
 	assert_true(run_until(x, called, 10000));
 	assert_true(run_until(x, queue_empty, 10000));
 	queue_get_stats(x->q, &st);
-	assert_int_equal(st.delivered, 1);
 	assert_int_equal(st.failed, 1);
-	assert_int_equal(tu_count_dir(x->spool_fd, "queue"), 0);
-	assert_int_equal(tu_count_dir(x->mail_fd, "example.org"), 1);
-	check_maildir(x, "user0", 0, "hi\r\n", 4);
+	assert_int_equal(st.dsns, 0);
+	assert_int_equal(tu_count_dir(x->mail_fd, "example.net"), -1);
 }
 
 /* test_retry - a temporary local failure (a file where the domain's
@@ -787,7 +991,6 @@ static void test_many(void **state)
 	int i;
 
 	x->o.disk_threads = 3;
-	x->o.deliver_threads = 3;
 	start(x);
 	for (i = 0; i < 50; i++) {
 		make_env(x, &e, 1);
@@ -832,8 +1035,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_qid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recovery, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_relay_stays, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_agent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_no_agent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bounce, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_bounce_for_null_sender, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backlog, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_in_flight, setup, teardown),

@@ -42,7 +42,9 @@
 #include "conf/config.h"
 #include "queue/envelope.h"
 #include "queue/qfile.h"
+#include "deliver/local.h"
 #include "queue/queue.h"
+#include "util/work.h"
 #include "server/server.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -88,6 +90,8 @@ struct fx {
 	struct event_base *base;
 	struct event *tick;
 	struct queue *q;
+	struct workpool *pool;
+	struct agent *local;
 	struct config *cfg;
 	struct server *srv;
 	struct bufferevent *cli;	/* the client's end of the pair */
@@ -143,6 +147,11 @@ static int setup(void **state)
 	o.spool_fd = x->spool_fd;
 	o.mail_fd = x->mail_fd;
 	o.hostname = HOST;
+	x->pool = workpool_new(x->base, 2);
+	x->local = local_agent_new(x->pool, x->mail_fd, HOST);
+	assert_non_null(x->local);
+	o.pool = x->pool;
+	o.local = x->local;
 	x->q = queue_new(x->base, &o);
 	assert_non_null(x->q);
 	*state = x;
@@ -172,6 +181,8 @@ static int teardown(void **state)
 		server_free(x->srv);
 	}
 	queue_free(x->q);
+	workpool_free(x->pool);
+	local_agent_free(x->local);
 	if (x->cfg)
 		config_unref(x->cfg);
 	event_free(x->tick);

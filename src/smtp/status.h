@@ -4,8 +4,8 @@
  * small): the class decides what the queue does (done, retry, bounce), the
  * code, enhanced code and text are what the DSN quotes.
  */
-#ifndef MAILPORT_DELIVER_STATUS_H
-#define MAILPORT_DELIVER_STATUS_H
+#ifndef MAILPORT_SMTP_STATUS_H
+#define MAILPORT_SMTP_STATUS_H
 
 enum dclass {
 	DS_OK = 0,	/* delivered (or relayed): the recipient is done */
@@ -25,6 +25,9 @@ struct dstatus {
 	char remote[DSTATUS_REMOTE_MAX];	/* "mx.example.net[192.0.2.1]" or "" */
 	int remote_said;			/* code/text came from the remote
 						 * server (DSN Diagnostic-Code) */
+	int dsn_passed;				/* DS_OK: the next hop took the DSN
+						 * parameters (it notifies; RFC 3461
+						 * "relayed" otherwise) */
 };
 
 #endif

@@ -1,10 +1,8 @@
-/* test_sendmail_parse - unit tests of the pure parts of the sendmail
- * command (src/sendmail/sendmail.c): the RFC 5322 address list parser
+/* test_msg_rfc5322 - unit tests of src/msg/rfc5322.c (moved here with the
+ * code from test_sendmail_parse.c): the RFC 5322 address list parser
  * (display names, comments, quoted strings, groups, several addresses per
- * field, folded lines, routes, malformed lists), the header line
- * classifier and the folded-field iterator, and the converter to SMTP
- * DATA form (line ends, dot-stuffing, the "." line with and without -i),
- * fed whole, split at every position and byte by byte.
+ * field, folded lines, routes, malformed lists, control characters), the
+ * header line classifier, the folded-field iterator and msg_field_is.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sendmail/sendmail.h"
+#include "msg/rfc5322.h"
 #include "util/buf.h"
 
 /* ---- address lists ---- */
@@ -30,7 +28,7 @@ static const char *addrs(const char *field)
 	const char *p;
 
 	buf_init(&out);
-	if (sendmail_parse_addresses(field, strlen(field), &out, &n) < 0) {
+	if (msg_parse_addresses(field, strlen(field), &out, &n) < 0) {
 		assert_int_equal(n, 0);
 		assert_int_equal(out.len, 0);
 		buf_free(&out);
@@ -182,7 +180,7 @@ static void test_addr_control_chars(void **state)
 	assert_string_equal(addrs("\"a\\\x01\"@x.test"), "ERROR");
 	assert_string_equal(addrs("<a@x.test\x1b>"), "ERROR");
 	buf_init(&out);
-	assert_int_equal(sendmail_parse_addresses(nul, sizeof(nul) - 1, &out, &n),
+	assert_int_equal(msg_parse_addresses(nul, sizeof(nul) - 1, &out, &n),
 			 -1);
 	assert_int_equal(n, 0);
 	buf_free(&out);
@@ -198,17 +196,17 @@ static void test_addr_appends(void **state)
 
 	(void)state;
 	buf_init(&out);
-	assert_int_equal(sendmail_parse_addresses("a@b", 3, &out, &n), 0);
-	assert_int_equal(sendmail_parse_addresses("c@d, e@f", 8, &out, &n), 0);
+	assert_int_equal(msg_parse_addresses("a@b", 3, &out, &n), 0);
+	assert_int_equal(msg_parse_addresses("c@d, e@f", 8, &out, &n), 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(out.len, 12);
 	assert_memory_equal(out.data, "a@b\0c@d\0e@f\0", 12);
 	/* a failure leaves what was there */
-	assert_int_equal(sendmail_parse_addresses("g@h, <bad", 9, &out, &n), -1);
+	assert_int_equal(msg_parse_addresses("g@h, <bad", 9, &out, &n), -1);
 	assert_int_equal(n, 3);
 	assert_int_equal(out.len, 12);
 	/* only len bytes are looked at */
-	assert_int_equal(sendmail_parse_addresses("x@y, <bad", 3, &out, &n), 0);
+	assert_int_equal(msg_parse_addresses("x@y, <bad", 3, &out, &n), 0);
 	assert_int_equal(n, 4);
 	buf_free(&out);
 }
@@ -220,30 +218,30 @@ static void test_line_kind(void **state)
 	size_t nl = 0;
 
 	(void)state;
-	assert_int_equal(sendmail_line_kind("Subject: hi", 11, &nl), SM_LINE_FIELD);
+	assert_int_equal(msg_line_kind("Subject: hi", 11, &nl), MSG_LINE_FIELD);
 	assert_int_equal(nl, 7);
-	assert_int_equal(sendmail_line_kind("To:", 3, &nl), SM_LINE_FIELD);
+	assert_int_equal(msg_line_kind("To:", 3, &nl), MSG_LINE_FIELD);
 	assert_int_equal(nl, 2);
 	/* RFC 5322 4.5: obsolete white space before the colon */
-	assert_int_equal(sendmail_line_kind("Cc \t: x", 7, &nl), SM_LINE_FIELD);
+	assert_int_equal(msg_line_kind("Cc \t: x", 7, &nl), MSG_LINE_FIELD);
 	assert_int_equal(nl, 2);
-	assert_int_equal(sendmail_line_kind("X-Weird.Name_1!: y", 18, &nl),
-			 SM_LINE_FIELD);
+	assert_int_equal(msg_line_kind("X-Weird.Name_1!: y", 18, &nl),
+			 MSG_LINE_FIELD);
 	assert_int_equal(nl, 15);
-	assert_int_equal(sendmail_line_kind(" folded", 7, &nl), SM_LINE_CONT);
-	assert_int_equal(sendmail_line_kind("\tfolded", 7, &nl), SM_LINE_CONT);
-	assert_int_equal(sendmail_line_kind("", 0, &nl), SM_LINE_BLANK);
-	assert_int_equal(sendmail_line_kind("hello world", 11, &nl), SM_LINE_OTHER);
-	assert_int_equal(sendmail_line_kind("From me@x Mon", 13, &nl),
-			 SM_LINE_OTHER);
-	assert_int_equal(sendmail_line_kind(":no name", 8, &nl), SM_LINE_OTHER);
-	assert_int_equal(sendmail_line_kind(".", 1, &nl), SM_LINE_OTHER);
-	assert_int_equal(sendmail_line_kind("\r", 1, &nl), SM_LINE_OTHER);
-	assert_int_equal(sendmail_line_kind("Na\xc3\xa9me: x", 10, &nl),
-			 SM_LINE_OTHER);
-	assert_int_equal(sendmail_line_kind("NoColon", 7, &nl), SM_LINE_OTHER);
+	assert_int_equal(msg_line_kind(" folded", 7, &nl), MSG_LINE_CONT);
+	assert_int_equal(msg_line_kind("\tfolded", 7, &nl), MSG_LINE_CONT);
+	assert_int_equal(msg_line_kind("", 0, &nl), MSG_LINE_BLANK);
+	assert_int_equal(msg_line_kind("hello world", 11, &nl), MSG_LINE_OTHER);
+	assert_int_equal(msg_line_kind("From me@x Mon", 13, &nl),
+			 MSG_LINE_OTHER);
+	assert_int_equal(msg_line_kind(":no name", 8, &nl), MSG_LINE_OTHER);
+	assert_int_equal(msg_line_kind(".", 1, &nl), MSG_LINE_OTHER);
+	assert_int_equal(msg_line_kind("\r", 1, &nl), MSG_LINE_OTHER);
+	assert_int_equal(msg_line_kind("Na\xc3\xa9me: x", 10, &nl),
+			 MSG_LINE_OTHER);
+	assert_int_equal(msg_line_kind("NoColon", 7, &nl), MSG_LINE_OTHER);
 	/* only len bytes count */
-	assert_int_equal(sendmail_line_kind("To: x", 2, &nl), SM_LINE_OTHER);
+	assert_int_equal(msg_line_kind("To: x", 2, &nl), MSG_LINE_OTHER);
 }
 
 static void test_fields(void **state)
@@ -252,11 +250,11 @@ static void test_fields(void **state)
 			   "Subject: one\n"
 			   "Cc:\n\tc@x.test\n \n"
 			   "Bcc : d@x.test";
-	struct sm_field f;
+	struct msg_field f;
 	size_t pos = 0, len = sizeof(hdr) - 1;
 
 	(void)state;
-	assert_int_equal(sendmail_next_field(hdr, len, &pos, &f), 1);
+	assert_int_equal(msg_next_field(hdr, len, &pos, &f), 1);
 	assert_int_equal(f.name_len, 2);
 	assert_memory_equal(f.name, "To", 2);
 	assert_int_equal(f.value_len, strlen(" a@x.test,\r\n b@x.test\r\n"));
@@ -264,38 +262,38 @@ static void test_fields(void **state)
 	assert_int_equal(f.raw_len, strlen("To: a@x.test,\r\n b@x.test\r\n"));
 	assert_ptr_equal(f.raw, hdr);
 
-	assert_int_equal(sendmail_next_field(hdr, len, &pos, &f), 1);
+	assert_int_equal(msg_next_field(hdr, len, &pos, &f), 1);
 	assert_memory_equal(f.name, "Subject", 7);
 	assert_int_equal(f.value_len, 5);
 	assert_memory_equal(f.value, " one\n", 5);
 
-	assert_int_equal(sendmail_next_field(hdr, len, &pos, &f), 1);
+	assert_int_equal(msg_next_field(hdr, len, &pos, &f), 1);
 	assert_memory_equal(f.name, "Cc", 2);
 	assert_int_equal(f.raw_len, strlen("Cc:\n\tc@x.test\n \n"));
 	assert_memory_equal(f.value, "\n\tc@x.test\n \n", f.value_len);
 
 	/* the last line without a line end */
-	assert_int_equal(sendmail_next_field(hdr, len, &pos, &f), 1);
+	assert_int_equal(msg_next_field(hdr, len, &pos, &f), 1);
 	assert_int_equal(f.name_len, 3);
 	assert_memory_equal(f.name, "Bcc", 3);
 	assert_int_equal(f.value_len, strlen(" d@x.test"));
 	assert_int_equal(pos, len);
-	assert_int_equal(sendmail_next_field(hdr, len, &pos, &f), 0);
+	assert_int_equal(msg_next_field(hdr, len, &pos, &f), 0);
 }
 
 static void test_fields_stop(void **state)
 {
 	const char hdr[] = "A: 1\nnot a field\nB: 2\n";
-	struct sm_field f;
+	struct msg_field f;
 	size_t pos = 0;
 
 	(void)state;
-	assert_int_equal(sendmail_next_field(hdr, sizeof(hdr) - 1, &pos, &f), 1);
+	assert_int_equal(msg_next_field(hdr, sizeof(hdr) - 1, &pos, &f), 1);
 	assert_int_equal(pos, 5);
-	assert_int_equal(sendmail_next_field(hdr, sizeof(hdr) - 1, &pos, &f), 0);
+	assert_int_equal(msg_next_field(hdr, sizeof(hdr) - 1, &pos, &f), 0);
 	pos = 0;
-	assert_int_equal(sendmail_next_field("", 0, &pos, &f), 0);
-	assert_int_equal(sendmail_next_field(" cont\n", 6, &pos, &f), 0);
+	assert_int_equal(msg_next_field("", 0, &pos, &f), 0);
+	assert_int_equal(msg_next_field(" cont\n", 6, &pos, &f), 0);
 }
 
 static void test_fields_with_parser(void **state)
@@ -303,158 +301,35 @@ static void test_fields_with_parser(void **state)
 	const char hdr[] = "To: \"Doe, John\" <john@x.test>,\r\n"
 			   "\tbob@x.test (Bob),\r\n"
 			   "  undisclosed:;\r\n";
-	struct sm_field f;
+	struct msg_field f;
 	buf_t out;
 	size_t pos = 0, n = 0;
 
 	(void)state;
 	buf_init(&out);
-	assert_int_equal(sendmail_next_field(hdr, sizeof(hdr) - 1, &pos, &f), 1);
-	assert_int_equal(sendmail_parse_addresses(f.value, f.value_len, &out, &n),
+	assert_int_equal(msg_next_field(hdr, sizeof(hdr) - 1, &pos, &f), 1);
+	assert_int_equal(msg_parse_addresses(f.value, f.value_len, &out, &n),
 			 0);
 	assert_int_equal(n, 2);
 	assert_memory_equal(out.data, "john@x.test\0bob@x.test\0", out.len);
 	buf_free(&out);
 }
 
-/* ---- DATA form ---- */
-
-/* convert - run the converter over in, split into pieces of step bytes
- * (0: whole); the output including the final ".\r\n" (malloc'ed) and the
- * number of input bytes used */
-static char *convert(const char *in, size_t len, int dot_ends, size_t step,
-		     size_t *used_total)
+static void test_field_is(void **state)
 {
-	struct sm_enc e;
-	buf_t out;
+	const char hdr[] = "content-TYPE: text/plain\r\nTo: a@b\r\n";
+	struct msg_field f;
 	size_t pos = 0;
 
-	sendmail_enc_init(&e, dot_ends);
-	buf_init(&out);
-	while (pos < len && !e.done) {
-		size_t n = step && len - pos > step ? step : len - pos;
-		size_t used = 0;
-
-		assert_int_equal(sendmail_enc_feed(&e, in + pos, n, &out, &used), 0);
-		assert_true(used == n || e.done);
-		pos += used;
-	}
-	*used_total = pos;
-	assert_int_equal(sendmail_enc_finish(&e, &out), 0);
-	return buf_steal(&out);
-}
-
-/* check_conv - in converts to want, whole and split everywhere */
-static void check_conv(const char *in, int dot_ends, const char *want)
-{
-	size_t len = strlen(in), step, used;
-	char *got;
-
-	for (step = 0; step <= len + 1; step++) {
-		got = convert(in, len, dot_ends, step, &used);
-		assert_string_equal(got, want);
-		free(got);
-	}
-}
-
-static void test_enc_line_ends(void **state)
-{
 	(void)state;
-	check_conv("a\nb\n", 0, "a\r\nb\r\n.\r\n");
-	check_conv("a\r\nb\r\n", 0, "a\r\nb\r\n.\r\n");
-	check_conv("a\r\nb\nc", 0, "a\r\nb\r\nc\r\n.\r\n");
-	check_conv("", 0, ".\r\n");
-	check_conv("\n", 0, "\r\n.\r\n");
-	check_conv("\n\n", 1, "\r\n\r\n.\r\n");
-	/* a lone CR inside a line stays data, never a line end */
-	check_conv("a\rb\n", 0, "a\rb\r\n.\r\n");
-	check_conv("a\r\r\n", 0, "a\r\r\n.\r\n");
-	check_conv("\r.\r\n", 1, "\r.\r\n.\r\n");
-	/* a CR at the very end of the input ends the line */
-	check_conv("a\r", 0, "a\r\n.\r\n");
-}
-
-static void test_enc_dot_stuffing(void **state)
-{
-	(void)state;
-	/* RFC 5321 4.5.2 */
-	check_conv(".hidden\n", 0, "..hidden\r\n.\r\n");
-	check_conv("..\n", 0, "...\r\n.\r\n");
-	check_conv("a\n.b\n.\n", 0, "a\r\n..b\r\n..\r\n.\r\n");
-	check_conv(".\r\n", 0, "..\r\n.\r\n");
-	check_conv(".\rx\n", 0, "..\rx\r\n.\r\n");
-	check_conv(".", 0, "..\r\n.\r\n");
-	check_conv("a.\n", 0, "a.\r\n.\r\n");
-	check_conv("\r\n.\n", 0, "\r\n..\r\n.\r\n");
-}
-
-static void test_enc_dot_ends(void **state)
-{
-	const char in[] = "a\n.\nafter\n";
-	size_t used;
-	char *got;
-
-	(void)state;
-	check_conv("a\n.\nafter\n", 1, "a\r\n.\r\n");
-	check_conv("a\r\n.\r\nafter\r\n", 1, "a\r\n.\r\n");
-	check_conv(".\n", 1, ".\r\n");
-	check_conv("a\n.", 1, "a\r\n.\r\n");
-	check_conv("a\n.\r", 1, "a\r\n.\r\n");
-	/* only a line of just "." */
-	check_conv("a\n. \n.x\n..\n", 1, "a\r\n.. \r\n..x\r\n...\r\n.\r\n");
-	check_conv("a\n.\r\r\n", 1, "a\r\n..\r\r\n.\r\n");
-	/* the bytes after the "." line are not used */
-	got = convert(in, sizeof(in) - 1, 1, 0, &used);
-	assert_int_equal(used, 4);
-	free(got);
-	got = convert(in, sizeof(in) - 1, 1, 1, &used);
-	assert_int_equal(used, 4);
-	free(got);
-}
-
-static void test_enc_binary(void **state)
-{
-	const char in[] = "\xc3\xa9t\xc3\xa9\n\0nul\n";
-	const char want[] = "\xc3\xa9t\xc3\xa9\r\n\0nul\r\n.\r\n";
-	struct sm_enc e;
-	buf_t out;
-	size_t used;
-
-	(void)state;
-	sendmail_enc_init(&e, 1);
-	buf_init(&out);
-	assert_int_equal(sendmail_enc_feed(&e, in, sizeof(in) - 1, &out, &used), 0);
-	assert_int_equal(used, sizeof(in) - 1);
-	assert_int_equal(sendmail_enc_finish(&e, &out), 0);
-	assert_int_equal(out.len, sizeof(want) - 1);
-	assert_memory_equal(out.data, want, out.len);
-	assert_int_equal(e.eight_bit, 1);
-	buf_free(&out);
-
-	sendmail_enc_init(&e, 1);
-	buf_init(&out);
-	assert_int_equal(sendmail_enc_feed(&e, "plain\n", 6, &out, &used), 0);
-	assert_int_equal(e.eight_bit, 0);
-	buf_free(&out);
-}
-
-static void test_enc_long_line(void **state)
-{
-	size_t len = 100000, used;
-	char *in = malloc(len + 1), *got;
-
-	(void)state;
-	assert_non_null(in);
-	memset(in, 'y', len);
-	in[0] = '.';
-	in[len] = '\0';
-	got = convert(in, len, 1, 4096, &used);
-	assert_int_equal(used, len);
-	assert_int_equal(strlen(got), len + 1 + 2 + 3);
-	assert_memory_equal(got, "..yy", 4);
-	assert_string_equal(got + len + 1, "\r\n.\r\n");
-	free(got);
-	free(in);
+	assert_int_equal(msg_next_field(hdr, sizeof(hdr) - 1, &pos, &f), 1);
+	assert_true(msg_field_is(&f, "Content-Type"));
+	assert_true(msg_field_is(&f, "content-type"));
+	assert_false(msg_field_is(&f, "Content-Typ"));
+	assert_false(msg_field_is(&f, "Content-Types"));
+	assert_int_equal(msg_next_field(hdr, sizeof(hdr) - 1, &pos, &f), 1);
+	assert_true(msg_field_is(&f, "TO"));
+	assert_false(msg_field_is(&f, ""));
 }
 
 int main(void)
@@ -475,11 +350,7 @@ int main(void)
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_fields_stop),
 		cmocka_unit_test(test_fields_with_parser),
-		cmocka_unit_test(test_enc_line_ends),
-		cmocka_unit_test(test_enc_dot_stuffing),
-		cmocka_unit_test(test_enc_dot_ends),
-		cmocka_unit_test(test_enc_binary),
-		cmocka_unit_test(test_enc_long_line),
+		cmocka_unit_test(test_field_is),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

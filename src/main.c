@@ -346,6 +346,8 @@ static int start_remote(struct daemon *d)
 	memset(&sc, 0, sizeof(sc));
 	sc.helo_name = c->hostname;
 	sc.smarthost = c->smarthost;
+	sc.auth_user = c->smarthost_password ? c->smarthost_user : NULL;
+	sc.auth_pass = c->smarthost_password;
 	sc.port = (unsigned short)c->smtp_port;
 	sc.tls = (enum smtpc_tls)c->tls_outbound;
 	sc.ca_file = c->tls_ca_file;

@@ -78,7 +78,7 @@ struct key {
 	int list;			/* accepts continuation lines */
 };
 
-static setter_fn set_duration, set_outbound, set_smarthost, set_dns_servers;
+static setter_fn set_duration, set_outbound, set_smarthost, set_dns_servers, set_smarthost_auth;
 static setter_fn set_uint, set_size, set_hostname, set_listen, set_path,
 	set_opt_path, set_user, set_banner, set_trace, set_log_level,
 	set_domains, set_networks, set_bool;
@@ -124,6 +124,7 @@ static const struct key keys[] = {
 	  OFF(sender_must_match_login), 0, 0, 0 },
 	{ "submission", "auth_on_mx", set_bool, OFF(auth_on_mx), 0, 0, 0 },
 	{ "relay", "smarthost", set_smarthost, OFF(smarthost), 0, 0, 0 },
+	{ "relay", "smarthost_auth", set_smarthost_auth, OFF(smarthost_user), 0, 0, 0 },
 	{ "dns", "servers", set_dns_servers, OFF(dns_servers), 0, 0, 1 },
 	{ "tls", "outbound", set_outbound, OFF(tls_outbound), 0, 0, 0 },
 	{ "tls", "ca_file", set_opt_path, OFF(tls_ca_file), 0, 0, 0 },
@@ -649,6 +650,49 @@ static void set_smarthost(struct load *ld, const struct key *k, const char *v)
 	buf_free(&err);
 }
 
+/* set_smarthost_auth - "user:/path/of/the/password-file" */
+static void set_smarthost_auth(struct load *ld, const struct key *k, const char *v)
+{
+	const char *colon = strchr(v, ':');
+	char esc[LOG_ESC_SIZE];
+
+	if (!colon || colon == v || colon[1] == '\0' || (size_t)(colon - v) > 255) {
+		key_error(ld, k, "'%s' is not user:password-file", log_show(esc, v));
+		return;
+	}
+	free(ld->c->smarthost_user);
+	ld->c->smarthost_user = strndup(v, (size_t)(colon - v));
+	free(ld->c->smarthost_pwfile);
+	ld->c->smarthost_pwfile = strdup(colon + 1);
+	if (!ld->c->smarthost_user || !ld->c->smarthost_pwfile)
+		oom(ld, k);
+}
+
+/* load_secret - the smarthost password: the first line of its file */
+static void load_secret(struct load *ld)
+{
+	struct config *c = ld->c;
+	char line[512];
+	FILE *f;
+
+	if (!c->smarthost_pwfile)
+		return;
+	f = fopen(c->smarthost_pwfile, "re");
+	if (!f || !fgets(line, sizeof(line), f)) {
+		buf_printf(ld->errors, "%s: cannot read the smarthost password: %s\n",
+			   c->smarthost_pwfile, f ? "empty file" : strerror(errno));
+		ld->nerr++;
+	} else {
+		line[strcspn(line, "\r\n")] = '\0';
+		c->smarthost_password = strdup(line);
+		if (!c->smarthost_password)
+			ld->nerr++;
+	}
+	explicit_bzero(line, sizeof(line));
+	if (f)
+		fclose(f);
+}
+
 /* set_dns_servers - "ip[:port], [ipv6]:port ..." (checked when the
  * resolver starts; the text is kept) */
 static void set_dns_servers(struct load *ld, const struct key *k, const char *v)
@@ -1136,6 +1180,7 @@ static void load_tables(struct load *ld)
 	if (c->aliases_path && aliases_load(c->aliases_path, &c->aliases,
 					    ld->errors) < 0)
 		ld->nerr++;
+	load_secret(ld);
 }
 
 /* parse_file - run inih over the open file */
@@ -1267,6 +1312,12 @@ static void config_free(struct config *c)
 	free(c->tls_key);
 	free(c->tls_ca_file);
 	free(c->smarthost);
+	free(c->smarthost_user);
+	free(c->smarthost_pwfile);
+	if (c->smarthost_password) {
+		explicit_bzero(c->smarthost_password, strlen(c->smarthost_password));
+		free(c->smarthost_password);
+	}
 	free(c->dns_servers);
 	if (c->tls_ctx)
 		SSL_CTX_free(c->tls_ctx);

@@ -84,6 +84,9 @@ struct config {
 
 	/* remote delivery */
 	char *smarthost;		/* [relay] smarthost, NULL: MX routing */
+	char *smarthost_user;		/* [relay] smarthost_auth = user:file */
+	char *smarthost_pwfile;
+	char *smarthost_password;	/* read from the file with the tables */
 	char *dns_servers;		/* [dns] servers, NULL: resolv.conf */
 	int tls_outbound;		/* [tls] outbound: 0 none, 1 may (default),
 					 * 2 encrypt, 3 verify (enum smtpc_tls) */

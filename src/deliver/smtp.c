@@ -118,7 +118,7 @@ struct sagent {
 	int stopping;
 };
 
-static void drive(struct conn *c);
+static int drive(struct conn *c);
 static void conn_connect(struct conn *c);
 static void dest_pump(struct dest *d);
 static void start_job(struct conn *c, struct agent_job *j);
@@ -548,8 +548,15 @@ static int next_address(struct conn *c)
  * or give the job its last status */
 static void session_failed(struct conn *c)
 {
+	size_t k;
+
 	conn_drop_socket(c);
 	if (c->job && !c->ag->stopping && next_address(c) == 0) {
+		c->sj.done = c->sj.downconvert = c->sj.next_mx = 0;	/* a fresh try */
+		for (k = 0; c->rc && k < c->sj.nrcpt; k++) {
+			memset(&c->rc[k].st, 0, sizeof(c->rc[k].st));
+			c->rc[k].stage = SMTPC_STAGE_NONE;
+		}
 		conn_connect(c);
 		return;
 	}
@@ -832,13 +839,13 @@ static void flush_output(struct conn *c)
 	}
 }
 
-/* drive - do what the engine wants */
-static void drive(struct conn *c)
+/* drive - do what the engine wants; -1 when c was freed on the way */
+static int drive(struct conn *c)
 {
 	unsigned to;
 
 	if (!c->eng || !c->bev)
-		return;
+		return 0;
 	flush_output(c);
 	to = smtpc_timeout(c->eng);
 	switch (smtpc_want(c->eng)) {
@@ -846,7 +853,7 @@ static void drive(struct conn *c)
 		break;
 	case SMTPC_WANT_TLS:
 		tls_start(c);
-		return;
+		return 0;
 	case SMTPC_WANT_BODY:
 		body_start(c);
 		break;
@@ -855,7 +862,7 @@ static void drive(struct conn *c)
 			finish_job(c);
 		if (!c->job && !c->ag->stopping && c->d->qhead) {
 			start_job(c, dest_take(c->d));	/* reuse the session */
-			return;
+			return c->busy || c->job ? 0 : -1;
 		}
 		if (!c->job && smtpc_quit(c->eng) == 0)
 			flush_output(c);
@@ -867,21 +874,23 @@ static void drive(struct conn *c)
 			if (c->sj.next_mx) {
 				c->last = c->rc[0].st;
 				session_failed(c);
-				return;
+				return -1;	/* or reconnecting: either way not ours */
 			}
 			finish_job(c);
 		}
 		c->state = C_CLOSING;
-		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
 			conn_free(c);
-		else
-			arm(c, 10);
-		return;
+			return -1;
+		}
+		arm(c, 10);
+		return 0;
 	}
 	if (to)
 		arm(c, to);
 	else
 		evtimer_del(c->timer);
+	return 0;
 }
 
 /* on_read - server bytes */
@@ -925,6 +934,8 @@ static void on_connected(struct conn *c)
 	cfg.helo_name = c->ag->helo;
 	cfg.remote = c->remote;
 	cfg.tls = c->ag->ctx ? c->ag->conf.tls : SMTPC_TLS_NONE;
+	cfg.auth_user = c->ag->smarthost ? c->ag->conf.auth_user : NULL;
+	cfg.auth_pass = c->ag->conf.auth_pass;
 	memcpy(cfg.timeout, c->ag->conf.timeouts, sizeof(cfg.timeout));
 	c->eng = smtpc_new(&cfg);
 	c->state = C_SMTP;
@@ -971,8 +982,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	if (c->eng)
 		smtpc_conn_lost(c->eng, (what & BEV_EVENT_ERROR) ?
 			evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()) : NULL);
-	drive(c);
-	if (c->eng && smtpc_want(c->eng) != SMTPC_WANT_CLOSE && c->state != C_CLOSING)
+	if (drive(c) == 0 && c->state != C_CLOSING && c->state != C_CONNECT)
 		conn_free(c);	/* nothing else to do with a dead socket */
 }
 
@@ -1099,6 +1109,8 @@ struct agent *smtp_agent_new(struct event_base *base, struct workpool *pool, str
 	ag->pool = pool;
 	ag->dns = dns;
 	ag->conf = *conf;
+	ag->conf.auth_user = ag->conf.auth_pass = NULL;	/* ours: copied below */
+	ag->conf.self = NULL;
 	ag->helo = strdup(conf->helo_name ? conf->helo_name : "localhost");
 	if (conf->nself) {
 		ag->self = calloc(conf->nself, sizeof(*ag->self));
@@ -1114,6 +1126,10 @@ struct agent *smtp_agent_new(struct event_base *base, struct workpool *pool, str
 			goto fail;
 	}
 	ag->conf.smarthost = ag->smarthost;
+	ag->conf.auth_user = conf->auth_user ? strdup(conf->auth_user) : NULL;
+	ag->conf.auth_pass = conf->auth_pass ? strdup(conf->auth_pass) : NULL;
+	if ((conf->auth_user && !ag->conf.auth_user) || (conf->auth_pass && !ag->conf.auth_pass))
+		goto fail;
 	if (conf->tls != SMTPC_TLS_NONE && !(ag->ctx = client_ctx(conf, err)))
 		goto fail;
 	return &ag->a;
@@ -1167,6 +1183,11 @@ void smtp_agent_free(struct agent *a)
 		SSL_CTX_free(ag->ctx);
 	free(ag->helo);
 	free(ag->smarthost);
+	free((char *)ag->conf.auth_user);
+	if (ag->conf.auth_pass) {
+		explicit_bzero((char *)ag->conf.auth_pass, strlen(ag->conf.auth_pass));
+		free((char *)ag->conf.auth_pass);
+	}
 	free(ag->self);
 	free(ag);
 }

@@ -20,6 +20,8 @@ struct workpool;
 struct smtp_agent_conf {
 	const char *helo_name;		/* our hostname: EHLO, loop check */
 	const char *smarthost;		/* "host[:port]" or NULL: MX routing */
+	const char *auth_user;		/* AUTH PLAIN to the smarthost (over TLS) */
+	const char *auth_pass;
 	unsigned short port;		/* MX delivery port, 0: 25 */
 	enum smtpc_tls tls;		/* [tls] outbound */
 	const char *ca_file;		/* verify: CA bundle, NULL: system CAs */

@@ -88,6 +88,8 @@ struct smtpc {
 	int oom;
 	size_t discarded;
 	struct dstatus st;		/* what ended the connection */
+	char *auth;			/* "AUTH PLAIN <base64>", NULL: no AUTH */
+	int authed;
 
 	buf_t in;			/* server bytes not yet parsed ... */
 	size_t in_off;			/* ... from this offset */
@@ -112,6 +114,7 @@ typedef void reply_fn(struct smtpc *c, const struct smtp_reply *r,
 		      size_t idx);
 
 static void send_ehlo(struct smtpc *c);
+static void start_auth(struct smtpc *c, enum smtpc_stage stage);
 static void become_ready(struct smtpc *c);
 static void txn_continue(struct smtpc *c);
 
@@ -725,6 +728,13 @@ static void ehlo_keyword(struct smtpc *c, const char *p, size_t n)
 
 	while (kl < n && p[kl] != ' ')
 		kl++;
+	if (kl == 4 && strncasecmp(p, "AUTH", 4) == 0) {	/* "AUTH LOGIN PLAIN ..." */
+		for (i = kl; i + 5 <= n; i++)
+			if (strncasecmp(p + i, "PLAIN", 5) == 0 && p[i - 1] == ' ' &&
+			    (i + 5 == n || p[i + 5] == ' '))
+				c->ext |= SMTPC_EXT_AUTH_PLAIN;
+		return;
+	}
 	for (i = 0; i < sizeof(kws) / sizeof(kws[0]); i++) {
 		if (strlen(kws[i].kw) != kl || strncasecmp(p, kws[i].kw, kl))
 			continue;
@@ -757,6 +767,23 @@ static int tls_required(const struct smtpc *c)
 	       c->tls_policy == SMTPC_TLS_VERIFY;
 }
 
+/* start_auth - AUTH PLAIN, never in clear; a server without it defers */
+static void start_auth(struct smtpc *c, enum smtpc_stage stage)
+{
+	struct dstatus st;
+
+	if (!c->tls) {
+		own_status(c, &st, DS_TEMP, 451, "4.7.4", "AUTH needs TLS, but the "
+			   "session is not encrypted");
+		conn_fail(c, &st, stage, 1);
+	} else if (!(c->ext & SMTPC_EXT_AUTH_PLAIN)) {
+		own_status(c, &st, DS_TEMP, 451, "4.7.0", "the server offers no AUTH PLAIN");
+		conn_fail(c, &st, stage, 1);
+	} else {
+		command(c, c->auth, SMTPC_STAGE_AUTH, 0);
+	}
+}
+
 /* after_hello - STARTTLS when offered and wanted (RFC 3207); a required
  * TLS that is not offered defers (CHECKLIST D "outbound downgrade") */
 static void after_hello(struct smtpc *c, enum smtpc_stage stage)
@@ -772,6 +799,10 @@ static void after_hello(struct smtpc *c, enum smtpc_stage stage)
 		own_status(c, &st, DS_TEMP, 451, "4.7.4", "TLS is required, "
 			   "but the server does not offer STARTTLS");
 		conn_fail(c, &st, stage, 1);
+		return;
+	}
+	if (c->auth && !c->authed) {
+		start_auth(c, stage);
 		return;
 	}
 	become_ready(c);
@@ -857,6 +888,29 @@ static void on_starttls(struct smtpc *c, const struct smtp_reply *r,
 		conn_fail(c, &st, SMTPC_STAGE_STARTTLS, 1);
 	} else
 		become_ready(c);
+}
+
+/* on_auth - 235, or the credentials were refused: defer (a password to
+ * fix is no reason to bounce the mail) */
+static void on_auth(struct smtpc *c, const struct smtp_reply *r, size_t idx)
+{
+	struct dstatus st;
+
+	(void)idx;
+	if (r->code == 235) {
+		c->authed = 1;
+		become_ready(c);
+	} else if (r->code >= 400) {
+		reply_status(c, &st, r);
+		st.cls = DS_TEMP;	/* keep the class of the codes consistent */
+		if (st.code >= 500)
+			st.code = 451;
+		if (st.enh[0] == '5')
+			st.enh[0] = '4';
+		conn_fail(c, &st, SMTPC_STAGE_AUTH, 0);
+	} else {
+		proto_reply(c, r, SMTPC_STAGE_AUTH);
+	}
 }
 
 /* on_mail - RFC 5321 4.1.1.2; a refusal settles every recipient */
@@ -980,6 +1034,7 @@ static reply_fn *const reply_handler[] = {
 	[SMTPC_STAGE_DATA] = on_data,
 	[SMTPC_STAGE_DOT] = on_dot,
 	[SMTPC_STAGE_RSET] = on_rset,
+	[SMTPC_STAGE_AUTH] = on_auth,
 };
 
 /* on_body_reply - a reply while the data is being sent (CHECKLIST H
@@ -1117,6 +1172,42 @@ static int name_ok(const char *s)
 	return 1;
 }
 
+/* auth_line - "AUTH PLAIN " + base64("\0user\0pass") (RFC 4616) */
+static int auth_line(struct smtpc *c, const char *user, const char *pass)
+{
+	static const char b64[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t ul = strlen(user), pl = strlen(pass), n = ul + pl + 2, i, o = 11;
+	unsigned char *raw;
+
+	if (ul > 255 || pl > 255 || strpbrk(user, "\r\n") || strpbrk(pass, "\r\n"))
+		return -1;
+	raw = malloc(n);
+	c->auth = malloc(11 + (n + 2) / 3 * 4 + 1);
+	if (!raw || !c->auth) {
+		free(raw);
+		return -1;
+	}
+	raw[0] = 0;
+	memcpy(raw + 1, user, ul);
+	raw[ul + 1] = 0;
+	memcpy(raw + ul + 2, pass, pl);
+	memcpy(c->auth, "AUTH PLAIN ", 11);
+	for (i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)raw[i] << 16 | (i + 1 < n ? (unsigned)raw[i + 1] << 8 : 0) |
+			     (i + 2 < n ? raw[i + 2] : 0);
+
+		c->auth[o++] = b64[v >> 18 & 63];
+		c->auth[o++] = b64[v >> 12 & 63];
+		c->auth[o++] = i + 1 < n ? b64[v >> 6 & 63] : '=';
+		c->auth[o++] = i + 2 < n ? b64[v & 63] : '=';
+	}
+	c->auth[o] = '\0';
+	explicit_bzero(raw, n);
+	free(raw);
+	return 0;
+}
+
 /* smtpc_new - a fresh engine waiting for the greeting */
 struct smtpc *smtpc_new(const struct smtpc_config *cfg)
 {
@@ -1145,6 +1236,10 @@ struct smtpc *smtpc_new(const struct smtpc_config *cfg)
 	buf_init(&c->out);
 	rp_init(&c->reply);
 	c->st.cls = DS_OK;
+	if (cfg->auth_user && auth_line(c, cfg->auth_user, cfg->auth_pass ? cfg->auth_pass : "") < 0) {
+		smtpc_free(c);
+		return NULL;
+	}
 	expect(c, SMTPC_STAGE_GREETING, 0);
 	if (c->oom) {
 		smtpc_free(c);
@@ -1153,11 +1248,17 @@ struct smtpc *smtpc_new(const struct smtpc_config *cfg)
 	return c;
 }
 
-/* smtpc_free - release everything the engine owns */
+/* smtpc_free - release everything the engine owns (the secret wiped) */
 void smtpc_free(struct smtpc *c)
 {
 	if (!c)
 		return;
+	if (c->auth) {
+		explicit_bzero(c->auth, strlen(c->auth));
+		free(c->auth);
+		if (c->out.data)
+			explicit_bzero(c->out.data, c->out.cap);
+	}
 	buf_free(&c->in);
 	buf_free(&c->out);
 	free(c->exp);
@@ -1199,6 +1300,7 @@ unsigned smtpc_timeout(const struct smtpc *c)
 		[SMTPC_STAGE_BODY] = SMTPC_TO_BLOCK,
 		[SMTPC_STAGE_DOT] = SMTPC_TO_DOT,
 		[SMTPC_STAGE_RSET] = SMTPC_TO_HELO,
+		[SMTPC_STAGE_AUTH] = SMTPC_TO_HELO,
 	};
 
 	if (c->state == CS_READY)
@@ -1410,6 +1512,7 @@ const char *smtpc_stage_name(enum smtpc_stage s)
 		[SMTPC_STAGE_BODY] = "message data",
 		[SMTPC_STAGE_DOT] = "end of data",
 		[SMTPC_STAGE_RSET] = "RSET",
+		[SMTPC_STAGE_AUTH] = "AUTH",
 	};
 
 	if ((unsigned)s >= sizeof(names) / sizeof(names[0]))

@@ -111,6 +111,7 @@ enum smtpc_stage {
 	SMTPC_STAGE_BODY,	/* while the message data was being sent */
 	SMTPC_STAGE_DOT,	/* after the final dot */
 	SMTPC_STAGE_RSET,
+	SMTPC_STAGE_AUTH,	/* AUTH PLAIN to a smarthost (RFC 4954) */
 };
 
 enum smtpc_want {
@@ -130,6 +131,7 @@ enum smtpc_want {
 #define SMTPC_EXT_STARTTLS	0x020
 #define SMTPC_EXT_CHUNKING	0x040
 #define SMTPC_EXT_ENHANCED	0x080	/* ENHANCEDSTATUSCODES */
+#define SMTPC_EXT_AUTH_PLAIN	0x100	/* AUTH with the PLAIN mechanism */
 
 #define SMTPC_LINE_MAX_DEFAULT 2048	/* reply line bound, CRLF included */
 #define SMTPC_LINE_MAX_MIN 512		/* RFC 5321 4.5.3.1.5 */
@@ -147,6 +149,10 @@ struct smtpc_config {
 	size_t line_max;	/* 0: SMTPC_LINE_MAX_DEFAULT; less than
 				 * SMTPC_LINE_MAX_MIN is raised to it */
 	unsigned timeout[SMTPC_TO__COUNT];	/* seconds; 0: the RFC value */
+	const char *auth_user;	/* AUTH PLAIN after EHLO (RFC 4954, 4616), only
+				 * over TLS: NULL for none.  A missing AUTH, no
+				 * TLS, or a refusal defers (4.7.x) */
+	const char *auth_pass;
 };
 
 struct smtpc_rcpt {

@@ -439,6 +439,84 @@ static void test_starttls(void **state)
 	smtpc_free(c);
 }
 
+/* test_auth_plain - a smarthost login: STARTTLS, EHLO, AUTH PLAIN with
+ * the RFC 4616 message in base64, then the transaction; the secret line
+ * is sent only after TLS */
+static void test_auth_plain(void **state)
+{
+	struct smtpc_config cfg = cfg_base();
+	struct smtpc *c;
+	struct tjob t;
+
+	(void)state;
+	cfg.tls = SMTPC_TLS_MAY;
+	cfg.auth_user = "alice";
+	cfg.auth_pass = "secret";
+	c = start(&cfg, EHLO_TLS);
+	sent(c, "STARTTLS\r\n");
+	srv(c, "220 go\r\n");
+	smtpc_tls_done(c, 1, NULL);
+	sent(c, EHLO_CMD);
+	srv(c, "250-mx.example.net\r\n250-AUTH LOGIN PLAIN\r\n250 PIPELINING\r\n");
+	assert_true(smtpc_extensions(c) & SMTPC_EXT_AUTH_PLAIN);
+	sent(c, "AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n");
+	assert_int_equal(smtpc_want(c), SMTPC_WANT_READ);
+	srv(c, "235 2.7.0 ok\r\n");
+	assert_int_equal(smtpc_want(c), SMTPC_WANT_JOB);
+	mkjob1(&t);
+	assert_int_equal(smtpc_job_start(c, &t.job), 0);
+	sent(c, "MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.net>\r\n"
+	     "DATA\r\n");
+	smtpc_free(c);
+}
+
+/* test_auth_refused - no TLS, no AUTH PLAIN, or a 535: deferred (4.7.x),
+ * never the password in clear */
+static void test_auth_refused(void **state)
+{
+	struct smtpc_config cfg = cfg_base();
+	struct smtpc *c;
+	struct tjob t;
+
+	(void)state;
+	cfg.auth_user = "alice";
+	cfg.auth_pass = "secret";
+	mkjob1(&t);
+	c = smtpc_new(&cfg);	/* no TLS: the login is never sent */
+	assert_int_equal(smtpc_job_start(c, &t.job), 0);
+	srv(c, GREETING);
+	sent(c, EHLO_CMD);
+	srv(c, "250-mx.example.net\r\n250 AUTH PLAIN\r\n");
+	assert_true(t.job.done);
+	st_is(&t.r[0], DS_TEMP, 451, "4.7.4", SMTPC_STAGE_EHLO);
+	closed_quit(c);
+	smtpc_free(c);
+
+	cfg.tls = SMTPC_TLS_MAY;
+	cfg.tls_on_connect = 1;
+	mkjob1(&t);
+	c = smtpc_new(&cfg);	/* TLS, but only AUTH LOGIN */
+	assert_int_equal(smtpc_job_start(c, &t.job), 0);
+	srv(c, GREETING);
+	sent(c, EHLO_CMD);
+	srv(c, "250-mx.example.net\r\n250 AUTH LOGIN PLAINX\r\n");
+	assert_true(t.job.done);
+	st_is(&t.r[0], DS_TEMP, 451, "4.7.0", SMTPC_STAGE_EHLO);
+	smtpc_free(c);
+
+	mkjob1(&t);
+	c = smtpc_new(&cfg);	/* 535: deferred, not bounced */
+	assert_int_equal(smtpc_job_start(c, &t.job), 0);
+	srv(c, GREETING);
+	sent(c, EHLO_CMD);
+	srv(c, "250-mx.example.net\r\n250 AUTH PLAIN\r\n");
+	sent(c, "AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n");
+	srv(c, "535 5.7.8 Authentication credentials invalid\r\n");
+	assert_true(t.job.done);
+	st_is(&t.r[0], DS_TEMP, 451, "4.7.8", SMTPC_STAGE_AUTH);
+	smtpc_free(c);
+}
+
 static void test_starttls_split_220(void **state)
 {
 	struct smtpc_config cfg = cfg_base();
@@ -1587,6 +1665,8 @@ int main(void)
 		cmocka_unit_test(test_greeting_refused),
 		cmocka_unit_test(test_starttls),
 		cmocka_unit_test(test_starttls_split_220),
+		cmocka_unit_test(test_auth_plain),
+		cmocka_unit_test(test_auth_refused),
 		cmocka_unit_test(test_starttls_may),
 		cmocka_unit_test(test_tls_required),
 		cmocka_unit_test(test_size),

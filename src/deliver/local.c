@@ -1,6 +1,6 @@
 /* local - deliver one copy of a queued message into a Maildir.
  *
- * Public: local_deliver, local_name_safe, local_agent_new, local_agent_free.
+ * Public: local_deliver, local_agent_new, local_agent_free.
  * Steps (the Maildir protocol): write tmp/<name>, fsync it, rename it into
  * new/<name>, fsync new/.  <name> is "<arrival>.<qid>_<index>.<host>", a
  * pure function of the queue entry, so a delivery repeated after a crash
@@ -13,6 +13,7 @@
  */
 #include "deliver/local.h"
 #include "deliver/agent.h"
+#include "smtp/addr.h"
 #include "util/fsutil.h"
 #include "util/work.h"
 
@@ -40,20 +41,6 @@ static void set_why(char *why, size_t whysz, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, whysz, fmt, ap);
 	va_end(ap);
-}
-
-/* local_name_safe - non-empty, no '/', no control byte, no leading '.' */
-int local_name_safe(const char *s)
-{
-	if (!s || !*s || *s == '.')
-		return 0;
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '/' || c < 0x20 || c == 0x7f)
-			return 0;
-	}
-	return 1;
 }
 
 /* header_safe - can s go into a header line (no control byte)? */
@@ -309,7 +296,7 @@ enum dresult local_deliver(int mail_fd, const char *domain, const char *mailbox,
 	int tmpfd, newfd;
 	enum dresult res = DELIVER_TEMP;
 
-	if (!local_name_safe(domain) || !local_name_safe(mailbox)) {
+	if (!addr_mailbox_safe(domain) || !addr_mailbox_safe(mailbox)) {
 		set_why(why, whysz, "unsafe mailbox name");
 		return DELIVER_PERM;
 	}

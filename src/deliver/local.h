@@ -3,8 +3,7 @@
  *
  * Mailbox path: <mail_fd>/<domain>/<mailbox>/{tmp,new,cur}, created (0700)
  * when missing.  domain and mailbox must be single safe path components
- * (non-empty, no '/', no NUL or control byte, not starting with '.'):
- * otherwise DELIVER_PERM.  The file gets "Return-Path: <sender>" and
+ * (addr_mailbox_safe): otherwise DELIVER_PERM.  The file gets "Return-Path: <sender>" and
  * "Delivered-To: <rcpt>" first, then the message with CRLF turned into LF.
  * The file name is deterministic for (qid, rcpt index): a delivery retried
  * after a crash finds new/<name> already there and reports DELIVER_OK
@@ -33,8 +32,6 @@ enum dresult local_deliver(int mail_fd, const char *domain, const char *mailbox,
 			   const struct local_msg *m, const char *hostname,
 			   char *why, size_t whysz);
 
-/* local_name_safe - is s a safe single path component (rules above)? */
-int local_name_safe(const char *s);
 
 /* local_agent_new - the delivery agent (deliver/agent.h) that runs
  * local_deliver for a job's recipients on the worker pool: OK is 250

@@ -1,6 +1,6 @@
 /* policy - recipient policy: local domains, users, aliases and relay.
  *
- * Public: policy_rcpt.
+ * Public: policy_rcpt, policy_route.
  * Invariants: a recipient is relayed only for clients in [relay] networks
  * or authenticated ones (or through an alias the administrator wrote);
  * '%', '!' and quoted '@' never route anywhere (RFC 5321 3.6.1 / CHECKLIST
@@ -16,7 +16,6 @@
 #include <strings.h>
 
 #include "conf/tables.h"
-#include "deliver/local.h"
 #include "util/log.h"
 
 #define ALIAS_DEPTH_MAX 10
@@ -169,7 +168,7 @@ static enum rcpt_verdict expand_local(struct expansion *x, const char *local,
 				      const char *domain, int depth)
 {
 	char *mb = lower_copy(local);
-	int safe = mb && local_name_safe(mb);
+	int safe = mb && addr_mailbox_safe(mb);
 
 	free(mb);
 	if (!safe)

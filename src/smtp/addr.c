@@ -1,6 +1,6 @@
 /* addr - RFC 5321 4.1.2 path and mailbox parser (pure, bounded, no I/O).
  *
- * Public: addr_parse_path, addr_format, addr_domain_valid.
+ * Public: addr_parse_path, addr_format, addr_domain_valid, addr_mailbox_safe.
  * Invariants: never allocates; never reads outside s[0..len); never writes
  * more than ADDR_LOCAL_MAX + 1 bytes into local nor ADDR_DOMAIN_MAX + 1 into
  * domain (lengths are checked before every store); the stored local part
@@ -542,4 +542,18 @@ int addr_domain_valid(const char *s, size_t len, int allow_utf8)
 	if (parse_domain(&c, dom, &lit, &u8) != ADDR_OK)
 		return 0;
 	return c.i == len;
+}
+
+/* addr_mailbox_safe - non-empty, no '/', no control byte, no leading '.' */
+int addr_mailbox_safe(const char *s)
+{
+	if (!s || !*s || *s == '.')
+		return 0;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '/' || c < 0x20 || c == 0x7f)
+			return 0;
+	}
+	return 1;
 }

@@ -72,6 +72,11 @@ enum addr_err addr_parse_path(const char *s, size_t len, unsigned flags,
 #define ADDR_TEXT_MAX (2 * ADDR_LOCAL_MAX + 3 + ADDR_DOMAIN_MAX)
 size_t addr_format(const struct smtp_path *p, char *dst, size_t dstsz);
 
+/* addr_mailbox_safe - can s name a mailbox directory: one safe path
+ * component (non-empty, no '/', no control byte, not starting with '.')?
+ * Policy judges local parts with it; local delivery checks again. */
+int addr_mailbox_safe(const char *s);
+
 /* addr_domain_valid - true if s[0..len) is a valid domain (same rules as in
  * paths, address literals included); used for HELO/EHLO arguments. */
 int addr_domain_valid(const char *s, size_t len, int allow_utf8);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "deliver/local.h"
+#include "smtp/addr.h"
 #include "testutil.h"
 
 #define ARRIVAL 1700000000LL
@@ -115,20 +116,20 @@ static char *reference_lf(const char *in, size_t n, size_t *outn)
 static void test_name_safe(void **state)
 {
 	(void)state;
-	assert_true(local_name_safe("alice"));
-	assert_true(local_name_safe("a.b-c_d+e"));
-	assert_true(local_name_safe("\xc3\xbc"));
-	assert_false(local_name_safe(NULL));
-	assert_false(local_name_safe(""));
-	assert_false(local_name_safe("."));
-	assert_false(local_name_safe(".."));
-	assert_false(local_name_safe(".hidden"));
-	assert_false(local_name_safe("a/b"));
-	assert_false(local_name_safe("/"));
-	assert_false(local_name_safe("a\nb"));
-	assert_false(local_name_safe("a\rb"));
-	assert_false(local_name_safe("a\x01"));
-	assert_false(local_name_safe("a\x7f"));
+	assert_true(addr_mailbox_safe("alice"));
+	assert_true(addr_mailbox_safe("a.b-c_d+e"));
+	assert_true(addr_mailbox_safe("\xc3\xbc"));
+	assert_false(addr_mailbox_safe(NULL));
+	assert_false(addr_mailbox_safe(""));
+	assert_false(addr_mailbox_safe("."));
+	assert_false(addr_mailbox_safe(".."));
+	assert_false(addr_mailbox_safe(".hidden"));
+	assert_false(addr_mailbox_safe("a/b"));
+	assert_false(addr_mailbox_safe("/"));
+	assert_false(addr_mailbox_safe("a\nb"));
+	assert_false(addr_mailbox_safe("a\rb"));
+	assert_false(addr_mailbox_safe("a\x01"));
+	assert_false(addr_mailbox_safe("a\x7f"));
 }
 
 /* test_basic - headers, LF lines, the Maildir tree and modes */

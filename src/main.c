@@ -27,6 +27,9 @@
 
 #include "conf/config.h"
 #include "conf/tables.h"
+#include "ctl/ctl.h"
+#include "ctl/queuecmd.h"
+#include "probe/probe.h"
 #include "net/listen.h"
 #include "deliver/local.h"
 #include "deliver/smtp.h"
@@ -49,12 +52,12 @@
 
 #define MAILPORT_VERSION "0.1.0"
 #define SHUTDOWN_GRACE 10	/* seconds for sessions mid-command */
-/* Worker threads: the work is fsync-bound, so more threads overlap more
- * syncs (bench/RESULTS.md: 8 delivery threads deliver ~1.5x faster than 2
- * on the 2-core test machine).  DISK_THREADS receive, POOL_THREADS do the
- * delivery side's disk work (loads, Maildir writes, status records). */
-#define DISK_THREADS 8
-#define POOL_THREADS 8
+/* Worker threads: the disk work (receiving, Maildir delivery, status
+ * records) is fsync-bound, so more threads overlap more syncs
+ * (bench/RESULTS.md: 8 delivery threads deliver ~1.5x faster than 2 on the
+ * 2-core test machine).  One pool does all of it; password hashing has its
+ * own (server.c), so a burst of logins never starves the disk. */
+#define POOL_THREADS 16
 
 struct daemon {
 	struct event_base *base;
@@ -65,6 +68,7 @@ struct daemon {
 	struct agent *local;
 	struct agent *remote;
 	struct dns *dns;
+	struct ctl *ctl;		/* the control socket (mailport queue) */
 	const char *path;
 	struct event *reload_done;
 	pthread_mutex_t lock;
@@ -85,6 +89,10 @@ static void usage(FILE *f)
 		   "                                        hash a password (terminal or stdin) for the users file\n"
 		   "       mailport sendmail [-t] [-i] [-f sender] [-F name] [rcpt...]\n"
 		   "                                        queue a message read on stdin (also as 'sendmail')\n"
+		   "       mailport queue list|show ID|flush [ID|--domain D]|remove ID|--all|hold ID|release ID\n"
+		   "                                        look at and act on the running server's queue\n"
+		   "       mailport mx DOMAIN [--dns HOST:PORT] [--json]\n"
+		   "                                        a domain's MX hosts, addresses and PTR names\n"
 		   "       mailport version                 versions of mailport and its libraries\n"
 		   "The config is -c FILE, else $MAILPORT_CONFIG, else " CONFIG_DEFAULT_PATH
 		   " when it exists,\nelse the embedded default (--defaults: always the embedded default).\n");
@@ -378,7 +386,6 @@ static int start_queue(struct daemon *d, int spool_fd, int mail_fd)
 		.spool_fd = spool_fd,
 		.mail_fd = mail_fd,
 		.hostname = d->cfg->hostname,
-		.disk_threads = DISK_THREADS,
 		.route = route,
 		.route_arg = d,
 	};
@@ -396,6 +403,8 @@ static int start_queue(struct daemon *d, int spool_fd, int mail_fd)
 	qo.max_lifetime = d->cfg->max_lifetime;
 	qo.delay_warning = d->cfg->delay_warning;
 	d->q = queue_new(d->base, &qo);
+	if (d->q)	/* no control socket: logged, mail still flows */
+		d->ctl = ctl_new(d->base, d->pool, d->q, d->cfg->spool);
 	return d->q ? 0 : -1;
 }
 
@@ -404,6 +413,7 @@ static int start_queue(struct daemon *d, int spool_fd, int mail_fd)
  * the agents go */
 static void stop_queue(struct daemon *d)
 {
+	ctl_free(d->ctl);	/* first: its jobs read the queue */
 	if (d->remote)
 		smtp_agent_stop(d->remote);
 	queue_free(d->q);
@@ -633,6 +643,10 @@ int main(int argc, char **argv)
 		return sendmail_main(argc - 1, argv + 1, NULL);
 	if (strcmp(cmd, "passwd") == 0)
 		return cmd_passwd(argc, argv);
+	if (strcmp(cmd, "queue") == 0)
+		return queuecmd_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "mx") == 0)
+		return mx_main(argc - 1, argv + 1);
 	optind = 2;
 	while ((opt = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
 		if (opt == 'c')

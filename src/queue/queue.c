@@ -12,19 +12,18 @@
  * Threads.  The loop thread (the one running the event_base) only buffers
  * bytes and posts work: after queue_new it never touches the disk (but for
  * the statvfs of queue_space_ok).
- * - disk workers take messages being received from a FIFO.  A message is
- *   on the FIFO or in a worker's hands at most once at a time (qmsg.busy),
- *   so its jobs (write the envelope and data, commit or abort) run in
- *   order.  A worker keeps serving the message while it has >= 64 KiB
- *   pending, or a commit/abort.  (This ordering is why receiving keeps its
- *   own threads instead of the shared worker pool.)
- * - the store_* functions run on the shared worker pool, called by the
- *   scheduler.
+ * - a message being received is posted to the shared worker pool when it
+ *   has work (>= 64 KiB pending, a commit or an abort); it is queued there
+ *   or in a worker's hands at most once at a time (qmsg.busy), so its jobs
+ *   (write the envelope and data, commit or abort) run in order, and the
+ *   worker serving it keeps going while there is more.
+ * - the store_* functions run on the same pool, called by the scheduler.
  * Results come back to the loop thread through an event made active by the
  * workers; every callback and timer runs on the loop thread.
- * Locks: q->mu guards the disk FIFO, the completion list and the shared
+ * Locks: q->mu guards the completion list and the shared
  * fields of every qmsg; q->qid_mu the qid clock; q->st_mu the counter.
- * Lock order: q->mu, then libevent's base lock (event_active).
+ * Lock order: q->mu, then the pool's lock (workpool_post) or libevent's
+ * base lock (event_active).
  *
  * Durability (docs: DESIGN.md "Durability contract"): Q_OK is reported only
  * after fsync(file), renameat(incoming/ -> queue/) and fsync(queue/); any
@@ -56,6 +55,7 @@
 #include "util/buf.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/work.h"
 
 #define FLUSH_AT (64u * 1024)		/* hand pending bytes to a worker */
 #define BACKLOG_HIGH (1024u * 1024)	/* ask the session to pause */
@@ -95,7 +95,8 @@ struct qmsg {
 	int fd;				/* incoming/<qid>, -1 until created */
 	int werr;			/* first I/O error */
 	buf_t wbuf;
-	struct qmsg *jnext, *cnext, *lprev, *lnext;
+	struct work_item job;		/* its turn on the worker pool */
+	struct qmsg *cnext, *lprev, *lnext;
 };
 
 struct queue {
@@ -105,14 +106,12 @@ struct queue {
 	char *hostname;
 	struct sched *sched;		/* loop thread */
 
+	struct workpool *pool;		/* the shared one: receiving and delivery */
 	pthread_mutex_t mu;
-	pthread_cond_t cond;
-	struct qmsg *jhead, *jtail;	/* disk FIFO */
+	pthread_cond_t cond;		/* a message stopped being busy */
 	struct qmsg *chead, *ctail;	/* completions for the loop thread */
 	struct qmsg *live;		/* every message not yet freed */
 	int disk_stop;
-	pthread_t *disk;
-	unsigned ndisk, ndisk_run;
 	struct event *ev_disk;
 
 	pthread_mutex_t st_mu;
@@ -338,18 +337,18 @@ static void clist_push_locked(struct queue *q, struct qmsg *m)
 	event_active(q->ev_disk, EV_READ, 0);
 }
 
-/* post_locked - hand m to the disk workers (q->mu held, m not busy) */
+static void disk_job(void *arg);
+
+/* post_locked - give m its turn on the worker pool (q->mu held, m not
+ * busy); the pool never refuses an item that lives in the message */
 static void post_locked(struct queue *q, struct qmsg *m)
 {
 	m->busy = 1;
 	m->started = 1;
-	m->jnext = NULL;
-	if (q->jtail)
-		q->jtail->jnext = m;
-	else
-		q->jhead = m;
-	q->jtail = m;
-	pthread_cond_signal(&q->cond);
+	m->job.work = disk_job;
+	m->job.done = NULL;
+	m->job.arg = m;
+	workpool_post(q->pool, &m->job);
 }
 
 /* msg_write_io - create incoming/<qid> if needed and write wbuf (worker) */
@@ -473,30 +472,18 @@ static void msg_service(struct queue *q, struct qmsg *m)
 	}
 }
 
-/* disk_main - a disk worker: serve messages from the FIFO; at stop, leave
- * only when the FIFO is empty */
-static void *disk_main(void *arg)
+/* disk_job - a worker serves m: its jobs in order, while there are any
+ * (m is busy: nobody else serves it meanwhile).  m is not touched after
+ * the lock is dropped: the loop may free a finished message then. */
+static void disk_job(void *arg)
 {
-	struct queue *q = arg;
+	struct qmsg *m = arg;
+	struct queue *q = m->q;
 
 	pthread_mutex_lock(&q->mu);
-	for (;;) {
-		struct qmsg *m = q->jhead;
-
-		if (!m) {
-			if (q->disk_stop)
-				break;
-			pthread_cond_wait(&q->cond, &q->mu);
-			continue;
-		}
-		q->jhead = m->jnext;
-		if (!q->jhead)
-			q->jtail = NULL;
-		m->jnext = NULL;
-		msg_service(q, m);
-	}
+	msg_service(q, m);
+	pthread_cond_broadcast(&q->cond);
 	pthread_mutex_unlock(&q->mu);
-	return NULL;
 }
 
 /* ------------------------------------------------- receiving (loop) */
@@ -1043,21 +1030,6 @@ static int recover_queue(struct queue *q)
 
 /* ----------------------------------------------------- life cycle */
 
-/* start_threads - start the disk workers */
-static int start_threads(struct queue *q)
-{
-	int e;
-
-	for (; q->ndisk_run < q->ndisk; q->ndisk_run++) {
-		e = pthread_create(&q->disk[q->ndisk_run], NULL, disk_main, q);
-		if (e != 0) {
-			log_err("queue status=error reason=\"pthread_create: %s\"", strerror(e));
-			return -1;
-		}
-	}
-	return 0;
-}
-
 /* queue_init - allocate q and everything that cannot touch the disk */
 static struct queue *queue_init(struct event_base *base,
 				const struct queue_opts *o)
@@ -1070,17 +1042,16 @@ static struct queue *queue_init(struct event_base *base,
 	q->spool_fd = o->spool_fd;
 	q->mail_fd = o->mail_fd;
 	q->in_fd = q->q_fd = q->bad_fd = -1;
-	q->ndisk = o->disk_threads ? o->disk_threads : 4;
+	q->pool = o->pool;
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_cond_init(&q->cond, NULL);
 	pthread_mutex_init(&q->st_mu, NULL);
 	pthread_mutex_init(&q->qid_mu, NULL);
 	q->hostname = strdup(o->hostname && *o->hostname ? o->hostname
 							     : "localhost");
-	q->disk = calloc(q->ndisk, sizeof(*q->disk));
 	q->ev_disk = event_new(base, -1, 0, on_disk_done, q);
 	q->sched = o->pool && o->local ? sched_new(q, base, o) : NULL;
-	if (!q->hostname || !q->disk || !q->ev_disk || !q->sched) {
+	if (!q->hostname || !q->ev_disk || !q->sched) {
 		queue_free(q);
 		return NULL;
 	}
@@ -1100,7 +1071,7 @@ struct queue *queue_new(struct event_base *base, const struct queue_opts *o)
 	if (q->in_fd < 0 || q->q_fd < 0 || q->bad_fd < 0)
 		goto fail;
 	clean_incoming(q);
-	if (recover_queue(q) < 0 || start_threads(q) < 0)
+	if (recover_queue(q) < 0)
 		goto fail;
 	return q;
 fail:
@@ -1108,18 +1079,26 @@ fail:
 	return NULL;
 }
 
-/* stop_disk - let the disk workers finish every job, join them, run the
- * commit callbacks and drop messages nobody committed or aborted */
+/* any_busy - is a message in a worker's hands (q->mu held)? */
+static int any_busy(const struct queue *q)
+{
+	const struct qmsg *m;
+
+	for (m = q->live; m; m = m->lnext)
+		if (m->busy)
+			return 1;
+	return 0;
+}
+
+/* stop_disk - let the workers finish every message's jobs, run the commit
+ * callbacks and drop messages nobody committed or aborted */
 static void stop_disk(struct queue *q)
 {
-	unsigned i;
-
 	pthread_mutex_lock(&q->mu);
 	q->disk_stop = 1;
-	pthread_cond_broadcast(&q->cond);
+	while (any_busy(q))
+		pthread_cond_wait(&q->cond, &q->mu);
 	pthread_mutex_unlock(&q->mu);
-	for (i = 0; i < q->ndisk_run; i++)
-		pthread_join(q->disk[i], NULL);
 	if (q->ev_disk)
 		on_disk_done(-1, 0, q);
 	while (q->live) {
@@ -1163,7 +1142,6 @@ void queue_free(struct queue *q)
 	pthread_cond_destroy(&q->cond);
 	pthread_mutex_destroy(&q->st_mu);
 	pthread_mutex_destroy(&q->qid_mu);
-	free(q->disk);
 	free(q->hostname);
 	free(q);
 }

@@ -44,8 +44,7 @@ struct queue_opts {
 	int spool_fd;		/* directory fd of the spool root (kept open) */
 	int mail_fd;		/* directory fd of the Maildir root (kept open) */
 	const char *hostname;	/* for Maildir file names and DSNs */
-	unsigned disk_threads;	/* receiving: 0: default 4 */
-	struct workpool *pool;	/* delivery disk work (required) */
+	struct workpool *pool;	/* all disk work: receiving, delivery (required) */
 	struct agent *local;	/* RCPT_LOCAL recipients (required) */
 	struct agent *remote;	/* RCPT_RELAY recipients; NULL: they wait */
 	const char *smarthost;	/* the next hop of every remote recipient, or

@@ -1,6 +1,6 @@
 /* work - a small thread pool with completions on the event loop.
  *
- * Public: workpool_new, workpool_submit, workpool_free.
+ * Public: workpool_new, workpool_submit, workpool_post, workpool_free.
  * Invariant: every submitted job's done() runs exactly once, on the loop
  * thread (from the completion event, or from workpool_free).
  */
@@ -11,12 +11,7 @@
 
 #include <event2/event.h>
 
-struct job {
-	void (*work)(void *);
-	void (*done)(void *);
-	void *arg;
-	struct job *next;
-};
+#define job work_item
 
 struct jobq {
 	struct job *head, *tail;
@@ -70,6 +65,15 @@ static void *worker(void *arg)
 		if (!j)
 			break;
 		pthread_mutex_unlock(&p->lock);
+		if (!j->done) {		/* read before work(): it may free j */
+			int owned = j->owned;
+
+			j->work(j->arg);
+			if (owned)
+				free(j);
+			pthread_mutex_lock(&p->lock);
+			continue;
+		}
 		j->work(j->arg);
 		pthread_mutex_lock(&p->lock);
 		jobq_push(&p->finished, j);
@@ -91,7 +95,8 @@ static void run_finished(struct workpool *p)
 		if (!j)
 			break;
 		j->done(j->arg);
-		free(j);
+		if (j->owned)
+			free(j);
 	}
 }
 
@@ -142,11 +147,22 @@ int workpool_submit(struct workpool *p, void (*work)(void *), void (*done)(void 
 	j->work = work;
 	j->done = done;
 	j->arg = arg;
+	j->owned = 1;
 	pthread_mutex_lock(&p->lock);
 	jobq_push(&p->todo, j);
 	pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	return 0;
+}
+
+/* workpool_post - queue a caller-owned item */
+void workpool_post(struct workpool *p, struct work_item *it)
+{
+	it->owned = 0;
+	pthread_mutex_lock(&p->lock);
+	jobq_push(&p->todo, it);
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
 }
 
 /* workpool_free - drain, join, free */

@@ -990,7 +990,6 @@ static void test_many(void **state)
 	struct envelope e;
 	int i;
 
-	x->o.disk_threads = 3;
 	start(x);
 	for (i = 0; i < 50; i++) {
 		make_env(x, &e, 1);
@@ -1012,6 +1011,34 @@ static void test_many(void **state)
 	assert_int_equal(x->st, Q_OK);
 	assert_int_equal(tu_count_dir(x->mail_fd, "example.org/user0/new"), 45);
 	assert_int_equal(tu_count_dir(x->spool_fd, "incoming"), 0);
+	assert_int_equal(tu_count_dir(x->spool_fd, "queue"), 0);
+}
+
+/* all_done_600 - 600 commits reported and the queue is empty */
+static int all_done_600(struct fx *x)
+{
+	return x->ncalls == 600 && queue_empty(x);
+}
+
+/* test_more_than_running_max - more messages due at once than attempts
+ * may run (RUNNING_MAX, 256): the rest wait their turn and every one is
+ * delivered exactly once */
+static void test_more_than_running_max(void **state)
+{
+	struct fx *x = *state;
+	struct envelope e;
+	struct qmsg *m;
+	int i;
+
+	start(x);
+	for (i = 0; i < 600; i++) {
+		make_env(x, &e, 1);
+		m = queue_msg_begin(x->q, &e);
+		queue_msg_write(m, "x\r\n", 3);
+		queue_msg_commit(m, on_done, x);
+	}
+	assert_true(run_until(x, all_done_600, 60000));
+	assert_int_equal(tu_count_dir(x->mail_fd, "example.org/user0/new"), 600);
 	assert_int_equal(tu_count_dir(x->spool_fd, "queue"), 0);
 }
 
@@ -1045,6 +1072,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_qid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_qid_after_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_more_than_running_max, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_space, setup, teardown),
 	};
 

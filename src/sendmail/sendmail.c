@@ -1,11 +1,11 @@
 /* sendmail - "mailport sendmail" and the sendmail symlink: the classic
  * sendmail(1) interface, with the option semantics Postfix's sendmail(1)
- * documents, on top of a small SMTP client that hands the message to the
- * running daemon.
+ * documents, on top of the SMTP client engine (smtp/client.h) that hands
+ * the message to the running daemon.
  *
  * Public: sendmail_main.  Its pure parts live in src/msg/: the address
  * list parser and the header field iterator (msg/rfc5322.h), the encoder
- * to DATA form (msg/outbound.h).
+ * to DATA form (msg/outbound.h); the dialog is smtp/client's.
  *
  * A run:
  *  1. options, getopt style (clustered letters, "-fsender" or "-f sender",
@@ -18,19 +18,25 @@
  *     memory (at most HDR_MAX; more is EX_DATAERR with -t, otherwise the
  *     rest passes unexamined) to find To/Cc/Bcc and From:.  The message
  *     is converted to DATA form by msg/outbound (LF, CRLF and a lone CR
- *     each end a line and become CRLF, dot-stuffing, final ".") into a
- *     spool: the first SPOOL_MEM_MAX bytes in memory, the
- *     rest in an unlinked temporary file in $TMPDIR or /tmp.  The whole
- *     message is never in memory.
+ *     each end a line and become CRLF, dot-stuffing; the final "." is
+ *     left out, the engine sends it) into a spool: the first
+ *     SPOOL_MEM_MAX bytes in memory, the rest in an unlinked temporary
+ *     file in $TMPDIR or /tmp.  The whole message is never in memory.
  *  4. connect to <spool>/sendmail.sock; when that fails for any reason,
  *     to the first listen address over TCP (a wildcard address is
  *     replaced by loopback);
- *  5. a blocking SMTP dialog without pipelining, each reply within
- *     REPLY_TIMEOUT seconds (poll): 220, EHLO localhost (HELO when EHLO
+ *  5. the SMTP dialog of the client engine, lock-step (no pipelining),
+ *     driven here with blocking poll() I/O, each reply and each write
+ *     within REPLY_TIMEOUT seconds: 220, EHLO localhost (HELO when EHLO
  *     gets a 5xx, RFC 5321 3.2), MAIL, one RCPT per recipient, DATA, the
  *     spool, QUIT.  MAIL gets BODY=8BITMIME when the server offers
- *     8BITMIME and the message holds 8-bit bytes (or -B 8BITMIME), and
- *     SMTPUTF8 when the server offers it and an address is not ASCII.
+ *     8BITMIME and the message holds 8-bit bytes (or -B 8BITMIME); a
+ *     server without it gets the message as it is.  MAIL gets SMTPUTF8
+ *     when an address is not ASCII; a server that does not offer it gets
+ *     no MAIL (the engine's 5.6.7, EX_UNAVAILABLE).
+ *  6. the report: each refused recipient, then what failed the whole
+ *     job (the reply, or the connection's failure), from the statuses the
+ *     engine gives every recipient.
  *
  * Addresses: command-line arguments and -t header fields are RFC 5322
  * address lists; an address without '@' gets "@<hostname>"; duplicates
@@ -47,8 +53,9 @@
  *
  * Invariants: every address written into an SMTP command came out of
  * msg_parse_addresses, which refuses control characters, so no CR or
- * LF can reach the server outside DATA; server replies are escaped
- * (log_escape) before they are shown; nothing is written to stdout.
+ * LF can reach the server outside DATA; server replies are escaped (by
+ * the engine, into struct dstatus) before they are shown; nothing is
+ * written to stdout.
  */
 #include "sendmail/sendmail.h"
 #include "util/buf.h"
@@ -74,13 +81,12 @@
 #include "conf/config.h"
 #include "msg/outbound.h"
 #include "msg/rfc5322.h"
-#include "smtp/linereader.h"
-#include "smtp/replyparse.h"
-#include "util/log.h"
+#include "smtp/client.h"
 
 #define HDR_MAX (1024 * 1024)		/* header section kept for -t */
 #define SPOOL_MEM_MAX (64 * 1024)	/* DATA form kept in memory */
 #define READ_CHUNK (64 * 1024)
+#define RECV_CHUNK 4096
 #define REPLY_TIMEOUT 60		/* seconds per reply, per write */
 #define REPLY_LINE_MAX 2048		/* longer reply lines: protocol error */
 #define SOCKET_NAME "sendmail.sock"
@@ -106,7 +112,8 @@ enum hdr_end {
 	HDR_TRUNC		/* HDR_MAX reached (without -t only) */
 };
 
-/* The message in DATA form, waiting to be sent. */
+/* The message in DATA form without the final "." line, waiting to be
+ * sent. */
 struct spool {
 	buf_t mem;		/* the first part, or all of it */
 	int fd;			/* the rest: an unlinked temporary file, or -1 */
@@ -115,10 +122,11 @@ struct spool {
 /* The connection to the daemon. */
 struct conn {
 	int fd;
-	buf_t rbuf;		/* bytes received, not parsed yet */
 	char peer[160];		/* socket path or address, for messages */
-	int broken;		/* no more commands: I/O or protocol error */
-	int quiet;		/* do not report I/O errors (during QUIT) */
+	long long deadline;	/* of the current wait (now_ms) */
+	int failed;		/* exit status of the first I/O failure during
+				 * the job, 0 while none */
+	char why[512];		/* ... and its message */
 };
 
 /* Everything one run holds. */
@@ -136,11 +144,10 @@ struct run {
 	buf_t chunk;		/* converter output on its way to the spool */
 	struct spool spool;
 	struct conn conn;
-	struct smtp_reply reply;
-	int has_8bitmime, has_smtputf8;
+	struct smtpc *eng;	/* the SMTP client engine */
+	struct smtpc_job job;	/* the one mail transaction */
+	struct smtpc_rcpt *rc;	/* its recipients (addresses in rcpts) */
 };
-
-#define ST_EARLY (-1)		/* conn_send: the server spoke meanwhile */
 
 /* say - one "mailport sendmail: ..." line on stderr */
 __attribute__((format(printf, 1, 2)))
@@ -687,7 +694,8 @@ static int put_header(struct run *R)
 	return st;
 }
 
-/* read_message - the whole message into the spool, in DATA form */
+/* read_message - the whole message into the spool, in DATA form without
+ * the final "." line */
 static int read_message(struct run *R)
 {
 	size_t used = 0;
@@ -707,6 +715,10 @@ static int read_message(struct run *R)
 	}
 	if (st == 0 && msg_out_finish(&R->enc, &R->chunk) < 0)
 		st = oom();
+	if (st == 0) {		/* drop the ".\r\n" msg_out_finish appended */
+		R->chunk.len -= 3;
+		R->chunk.data[R->chunk.len] = '\0';
+	}
 	return st == 0 ? spool_put(&R->spool, &R->chunk) : st;
 }
 
@@ -847,419 +859,349 @@ static int conn_open(struct run *R)
 	return R->conn.fd < 0 ? EX_TEMPFAIL : 0;
 }
 
-/* conn_fail - the connection is unusable: report (unless quiet) */
+/* ---- the command: the SMTP dialog (the engine in smtp/client.h) ---- */
+
+/* io_fail - the connection failed: keep the first failure, its exit
+ * status st and its message, for the report; none once the job is over
+ * (RSET, QUIT) */
 __attribute__((format(printf, 3, 4)))
-static int conn_fail(struct conn *c, int st, const char *fmt, ...)
+static void io_fail(struct run *R, int st, const char *fmt, ...)
 {
-	char what[512];
 	va_list ap;
 
-	c->broken = 1;
-	if (c->quiet)
-		return st;
+	if (R->job.done || R->conn.failed)
+		return;
+	R->conn.failed = st;
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
+	vsnprintf(R->conn.why, sizeof(R->conn.why), fmt, ap);
 	va_end(ap);
-	say("%s: %s", c->peer, what);
-	return st;
 }
 
-/* conn_send - send all of p within REPLY_TIMEOUT per write; 0, an exit
- * status, or ST_EARLY when the server sent something meanwhile */
-static int conn_send(struct conn *c, const char *p, size_t len)
+/* arm - the wait starting now (a write, then the reply) may last as long
+ * as the engine says; only a write's progress arms it again, never bytes
+ * read, so that each reply comes within the timeout */
+static void arm(struct run *R)
 {
-	long long deadline = now_ms() + REPLY_TIMEOUT * 1000LL;
-
-	while (len > 0) {
-		ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
-		int ev;
-
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-			deadline = now_ms() + REPLY_TIMEOUT * 1000LL;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
-			return conn_fail(c, EX_TEMPFAIL, "connection lost: %s",
-					 n == 0 ? "closed" : strerror(errno));
-		ev = wait_fd(c->fd, POLLOUT | POLLIN, deadline);
-		if (ev < 0)
-			return conn_fail(c, EX_OSERR, "poll: %s", strerror(errno));
-		if (ev == 0)
-			return conn_fail(c, EX_TEMPFAIL, "timeout sending");
-		if ((ev & POLLIN) && !(ev & POLLOUT))
-			return ST_EARLY;
-	}
-	return 0;
+	R->conn.deadline = now_ms() + smtpc_timeout(R->eng) * 1000LL;
 }
 
-/* conn_fill - receive more bytes within the deadline */
-static int conn_fill(struct conn *c, long long deadline)
+/* conn_read - feed what the server sent to the engine; 0, or -1 when the
+ * connection is over (EOF or an error: the engine was told) */
+static int conn_read(struct run *R)
 {
-	ssize_t n;
-	int ev = wait_fd(c->fd, POLLIN, deadline);
+	char b[RECV_CHUNK];
+	ssize_t n = recv(R->conn.fd, b, sizeof(b), 0);
+	int e = errno;
 
-	if (ev < 0)
-		return conn_fail(c, EX_OSERR, "poll: %s", strerror(errno));
-	if (ev == 0)
-		return conn_fail(c, EX_TEMPFAIL, "timeout waiting for a reply");
-	if (buf_reserve(&c->rbuf, 4096) < 0)
-		return oom();
-	n = recv(c->fd, c->rbuf.data + c->rbuf.len, 4096, 0);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	if (n > 0) {
+		smtpc_feed(R->eng, b, (size_t)n);
 		return 0;
-	if (n < 0)
-		return conn_fail(c, EX_TEMPFAIL, "connection lost: %s",
-				 strerror(errno));
+	}
+	if (n < 0 && (e == EAGAIN || e == EWOULDBLOCK || e == EINTR))
+		return 0;
 	if (n == 0)
-		return conn_fail(c, EX_TEMPFAIL, "connection closed by the server");
-	c->rbuf.len += (size_t)n;
-	c->rbuf.data[c->rbuf.len] = '\0';
-	return 0;
+		io_fail(R, EX_TEMPFAIL, "%s: connection closed by the server",
+			R->conn.peer);
+	else
+		io_fail(R, EX_TEMPFAIL, "%s: connection lost: %s", R->conn.peer,
+			strerror(e));
+	smtpc_conn_lost(R->eng, n == 0 ? NULL : strerror(e));
+	return -1;
 }
 
-/* bad_reply - a protocol error: report the offending bytes, escaped */
-static int bad_reply(struct conn *c, const char *what, const char *p,
-		     size_t len)
+/* conn_step - one wait on the connection, until the deadline: what the
+ * server sent goes to the engine first (a reply in the middle of the data
+ * ends it), else up to len bytes of p are sent (and the deadline moves
+ * on).  The number sent (0: none, something was read), or -1 when the
+ * connection is over (the engine was told). */
+static ssize_t conn_step(struct run *R, const char *p, size_t len)
 {
-	char esc[LOG_ESC_SIZE];
+	int ev = wait_fd(R->conn.fd, len ? POLLIN | POLLOUT : POLLIN,
+			 R->conn.deadline);
+	int e = errno;
+	ssize_t n;
 
-	log_escape(esc, p, len);
-	return conn_fail(c, EX_SOFTWARE, "%s: \"%s\"", what, esc);
-}
-
-/* conn_reply - read one complete reply (RFC 5321 4.2.1) within
- * REPLY_TIMEOUT.  Lines must end in CRLF; a line that is too long or
- * malformed, or bytes after the reply (we never pipeline, so they are
- * unsolicited), are protocol errors. */
-static int conn_reply(struct conn *c, struct smtp_reply *r)
-{
-	long long deadline = now_ms() + REPLY_TIMEOUT * 1000LL;
-	struct lr_line ln;
-	enum lr_result lr;
-	enum rp_result rp;
-	int st;
-
-	rp_init(r);
-	for (;;) {
-		lr = c->rbuf.len == 0 ? LR_NEED_MORE :
-			lr_scan(c->rbuf.data, c->rbuf.len, REPLY_LINE_MAX, &ln);
-		if (lr == LR_TOO_LONG)
-			return bad_reply(c, "reply line too long", c->rbuf.data, 80);
-		if (lr == LR_NEED_MORE) {
-			if ((st = conn_fill(c, deadline)) != 0)
-				return st;
-			continue;
-		}
-		rp = ln.bare_lf ? RP_ERROR : rp_line(r, c->rbuf.data, ln.len);
-		if (rp == RP_ERROR)
-			return bad_reply(c, "malformed reply", c->rbuf.data,
-					 ln.consumed);
-		buf_consume(&c->rbuf, ln.consumed);
-		if (rp == RP_DONE)
-			break;
+	if (ev < 0) {
+		io_fail(R, EX_OSERR, "%s: poll: %s", R->conn.peer, strerror(e));
+		smtpc_conn_lost(R->eng, strerror(e));
+		return -1;
 	}
-	if (c->rbuf.len > 0)
-		return bad_reply(c, "unexpected data after a reply",
-				 c->rbuf.data, c->rbuf.len);
-	return 0;
-}
-
-/* ---- the command: the SMTP dialog (RFC 5321 3.3, 4.1) ---- */
-
-/* reply_show - "550 5.1.1 text" of the reply, lines joined, escaped */
-static const char *reply_show(const struct smtp_reply *r,
-			      char esc[LOG_ESC_SIZE])
-{
-	buf_t b;
-	size_t i;
-
-	buf_init(&b);
-	if (buf_printf(&b, "%d%s%s %s", r->code, *r->enh ? " " : "", r->enh,
-		       r->text) < 0) {
-		buf_free(&b);
-		return "(out of memory)";
+	if (ev == 0) {
+		io_fail(R, EX_TEMPFAIL, "%s: %s", R->conn.peer,
+			len ? "timeout sending" : "timeout waiting for a reply");
+		smtpc_timed_out(R->eng);
+		return -1;
 	}
-	for (i = 0; i < b.len; i++)
-		if (b.data[i] == '\n')
-			b.data[i] = ' ';
-	log_escape(esc, b.data, b.len);
-	buf_free(&b);
-	return esc;
-}
-
-/* fail_status - the exit status for a negative or unexpected reply */
-static int fail_status(int code)
-{
-	if (code / 100 == 4)
-		return EX_TEMPFAIL;
-	if (code / 100 == 5)
-		return EX_UNAVAILABLE;
-	return EX_SOFTWARE;
-}
-
-/* smtp_reject - report R->reply as the answer to what; its status */
-__attribute__((format(printf, 2, 3)))
-static int smtp_reject(struct run *R, const char *fmt, ...)
-{
-	char what[1024], esc[LOG_ESC_SIZE];
-	int code = R->reply.code;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	say("%s: %s%s", what, code / 100 == 4 || code / 100 == 5 ?
-	    "" : "unexpected reply ", reply_show(&R->reply, esc));
-	if (fail_status(code) == EX_SOFTWARE)
-		R->conn.broken = 1;
-	return fail_status(code);
-}
-
-/* smtp_send - send cmd plus CRLF and read the reply into R->reply */
-static int smtp_send(struct run *R, buf_t *cmd)
-{
-	int st;
-
-	if (buf_append(cmd, "\r\n", 2) < 0)
-		return oom();
-	st = conn_send(&R->conn, cmd->data, cmd->len);
-	buf_reset(cmd);
-	if (st != 0 && st != ST_EARLY)
-		return st;
-	return conn_reply(&R->conn, &R->reply);
-}
-
-/* smtp_simple - a command without arguments from us */
-static int smtp_simple(struct run *R, const char *line)
-{
-	buf_t cmd;
-	int st;
-
-	buf_init(&cmd);
-	st = buf_puts(&cmd, line) < 0 ? oom() : smtp_send(R, &cmd);
-	buf_free(&cmd);
-	return st;
-}
-
-/* ehlo_has - does the EHLO reply list the keyword (RFC 5321 4.1.1.1)? */
-static int ehlo_has(const struct smtp_reply *r, const char *kw)
-{
-	const char *end = r->text + r->text_len;
-	const char *p = memchr(r->text, '\n', r->text_len);
-	size_t n = strlen(kw), len;
-	const char *nl;
-
-	while (p) {
-		p++;
-		nl = memchr(p, '\n', (size_t)(end - p));
-		len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		if (len >= n && strncasecmp(p, kw, n) == 0 &&
-		    (len == n || p[n] == ' '))
-			return 1;
-		p = nl;
-	}
-	return 0;
-}
-
-/* smtp_hello - EHLO, or HELO when EHLO gets a 5xx (RFC 5321 3.2) */
-static int smtp_hello(struct run *R)
-{
-	int st = smtp_simple(R, "EHLO localhost");
-
-	if (st)
-		return st;
-	if (R->reply.code / 100 == 2) {
-		R->has_8bitmime = ehlo_has(&R->reply, "8BITMIME");
-		R->has_smtputf8 = ehlo_has(&R->reply, "SMTPUTF8");
+	if (ev & (POLLIN | POLLHUP | POLLERR))
+		return conn_read(R);
+	n = send(R->conn.fd, p, len, MSG_NOSIGNAL);
+	if (n > 0)
+		arm(R);
+	if (n >= 0)
+		return n;
+	e = errno;
+	if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR)
 		return 0;
-	}
-	if (R->reply.code / 100 != 5)
-		return smtp_reject(R, "EHLO rejected");
-	st = smtp_simple(R, "HELO localhost");
-	if (st)
-		return st;
-	return R->reply.code / 100 == 2 ? 0 : smtp_reject(R, "HELO rejected");
+	io_fail(R, EX_TEMPFAIL, "%s: connection lost: %s", R->conn.peer,
+		strerror(e));
+	smtpc_conn_lost(R->eng, strerror(e));
+	return -1;
 }
 
-/* needs_utf8 - is the sender or a recipient not ASCII (RFC 6531)? */
-static int needs_utf8(const struct run *R)
+/* flush - write the engine's output (commands), each write within the
+ * timeout, which then runs on for the reply; 0, or -1 when the
+ * connection is over */
+static int flush(struct run *R)
 {
-	const unsigned char *p;
-	size_t i;
+	const char *p;
+	size_t len;
+	ssize_t n;
 
-	for (p = (const unsigned char *)R->sender; *p; p++)
-		if (*p >= 0x80)
-			return 1;
-	for (i = 0; i < R->rcpts.len; i++)
-		if ((unsigned char)R->rcpts.data[i] >= 0x80)
-			return 1;
+	if (smtpc_output(R->eng, &len) != NULL)
+		arm(R);
+	while ((p = smtpc_output(R->eng, &len)) != NULL) {
+		n = conn_step(R, p, len);
+		if (n < 0)
+			return -1;
+		smtpc_output_taken(R->eng, (size_t)n);
+	}
 	return 0;
 }
 
-/* smtp_mail - MAIL FROM, with BODY=8BITMIME (RFC 6152) and SMTPUTF8
- * (RFC 6531) when offered and needed, nothing else */
-static int smtp_mail(struct run *R)
-{
-	int eight = R->enc.eight_bit || R->o.body_8bit;
-	buf_t cmd;
-	int st = 0;
-
-	buf_init(&cmd);
-	if (buf_printf(&cmd, "MAIL FROM:<%s>", R->sender) < 0 ||
-	    (R->has_8bitmime && eight && buf_puts(&cmd, " BODY=8BITMIME") < 0) ||
-	    (R->has_smtputf8 && needs_utf8(R) && buf_puts(&cmd, " SMTPUTF8") < 0))
-		st = oom();
-	if (st == 0)
-		st = smtp_send(R, &cmd);
-	buf_free(&cmd);
-	if (st || R->reply.code / 100 == 2)
-		return st;
-	return smtp_reject(R, "sender <%s> rejected", R->sender);
-}
-
-/* smtp_rcpts - one RCPT TO per recipient; *accepted counts the 2xx and
- * *temp is set when one got 4xx.  Each rejection is reported. */
-static int smtp_rcpts(struct run *R, size_t *accepted, int *temp)
-{
-	const char *a = R->rcpts.data;
-	buf_t cmd;
-	size_t i;
-	int st = 0;
-
-	buf_init(&cmd);
-	for (i = 0; i < R->nrcpt && st == 0; i++, a += strlen(a) + 1) {
-		if (buf_printf(&cmd, "RCPT TO:<%s>", a) < 0) {
-			st = oom();
-			break;
-		}
-		st = smtp_send(R, &cmd);
-		if (st || R->reply.code / 100 == 2) {
-			*accepted += st ? 0 : 1;
-			continue;
-		}
-		if (R->reply.code / 100 == 4)
-			*temp = 1;
-		st = smtp_reject(R, "recipient <%s> rejected", a);
-		/* go on with the next recipient unless the session ends */
-		if (st != EX_SOFTWARE && R->reply.code != 421)
-			st = 0;
-	}
-	buf_free(&cmd);
-	return st;
-}
-
-/* early_reply - the server spoke before the end of the data: read and
- * report that reply; the session is over */
-static int early_reply(struct run *R)
-{
-	char esc[LOG_ESC_SIZE];
-	int st = conn_reply(&R->conn, &R->reply);
-
-	R->conn.broken = 1;
-	if (st)
-		return st;
-	say("the server replied before the end of the message: %s",
-	    reply_show(&R->reply, esc));
-	return fail_status(R->reply.code);
-}
-
-/* send_data - send message bytes, watching for an early reply */
+/* send_data - send p[0..len) of the body, each write within the timeout;
+ * -1 when the body is over: the connection failed, or the server replied
+ * and the engine wants no more data */
 static int send_data(struct run *R, const char *p, size_t len)
 {
-	struct pollfd pfd = { .fd = R->conn.fd, .events = POLLIN };
-	int st;
+	ssize_t n;
 
-	if (poll(&pfd, 1, 0) > 0)
-		return early_reply(R);
-	st = conn_send(&R->conn, p, len);
-	return st == ST_EARLY ? early_reply(R) : st;
+	while (len > 0) {
+		if (smtpc_want(R->eng) != SMTPC_WANT_BODY)
+			return -1;
+		n = conn_step(R, p, len);
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }
 
-/* send_spool - the message in DATA form: memory part, then the file */
-static int send_spool(struct run *R)
+/* send_body - the spool as the body (DATA form: CRLF lines, dot-stuffed,
+ * without the final "." line, RFC 5321 4.1.1.4), memory part then file;
+ * then the engine sends the final dot */
+static void send_body(struct run *R)
 {
 	struct spool *sp = &R->spool;
-	ssize_t n;
-	int st = send_data(R, sp->mem.data, sp->mem.len);
+	ssize_t n = 1;
 
-	if (st || sp->fd < 0)
-		return st;
-	if (lseek(sp->fd, 0, SEEK_SET) < 0 || buf_reserve(&R->chunk, READ_CHUNK) < 0)
+	arm(R);
+	if (send_data(R, sp->mem.data, sp->mem.len) < 0)
+		return;
+	if (sp->fd >= 0 && (lseek(sp->fd, 0, SEEK_SET) < 0 ||
+			    buf_reserve(&R->chunk, READ_CHUNK) < 0))
 		n = -1;
-	else
-		n = 1;
-	while (n > 0 && st == 0) {
+	while (sp->fd >= 0 && n > 0) {
 		n = read(sp->fd, R->chunk.data, READ_CHUNK);
 		if (n < 0 && errno == EINTR)
 			n = 1;
-		else if (n > 0)
-			st = send_data(R, R->chunk.data, (size_t)n);
+		else if (n > 0 && send_data(R, R->chunk.data, (size_t)n) < 0)
+			return;
 	}
 	if (n < 0) {
-		R->conn.broken = 1;	/* no final "." goes out: nothing queued */
-		say("cannot read the temporary file: %s", strerror(errno));
-		return EX_OSERR;
+		/* close without the final "." : nothing is queued */
+		io_fail(R, EX_OSERR, "cannot read the temporary file: %s",
+			strerror(errno));
+		smtpc_conn_lost(R->eng, "cannot read the temporary file");
+		return;
 	}
-	return st;
+	smtpc_body_done(R->eng);
 }
 
-/* smtp_data - DATA, the message, the final reply (RFC 5321 4.1.1.4) */
-static int smtp_data(struct run *R)
+/* job_init - the engine for the connection and the one job: the sender,
+ * every recipient, the body's 8-bit flag; 0 or EX_OSERR */
+static int job_init(struct run *R)
 {
-	int st = smtp_simple(R, "DATA");
+	struct smtpc_config cfg;
+	const char *a = R->rcpts.data;
+	size_t i;
+	int t;
 
-	if (st)
-		return st;
-	if (R->reply.code / 100 != 3)
-		return smtp_reject(R, "DATA rejected");
-	st = send_spool(R);
-	if (st == 0)
-		st = conn_reply(&R->conn, &R->reply);
-	if (st || R->reply.code / 100 == 2)
-		return st;
-	return smtp_reject(R, "message rejected");
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.helo_name = "localhost";
+	cfg.remote = R->conn.peer;
+	cfg.tls = SMTPC_TLS_NONE;
+	cfg.no_pipelining = 1;		/* lock-step: one reply at a time */
+	cfg.accept_bare_code = 1;	/* a bare "250" (RFC 5321 4.2 grammar) */
+	cfg.line_max = REPLY_LINE_MAX;
+	for (t = 0; t < SMTPC_TO__COUNT; t++)
+		cfg.timeout[t] = REPLY_TIMEOUT;
+	R->rc = calloc(R->nrcpt, sizeof(*R->rc));
+	R->eng = R->rc ? smtpc_new(&cfg) : NULL;
+	if (!R->eng)
+		return oom();
+	for (i = 0; i < R->nrcpt; i++, a += strlen(a) + 1)
+		R->rc[i].addr = a;
+	R->job.sender = R->sender;
+	R->job.rcpts = R->rc;
+	R->job.nrcpt = R->nrcpt;
+	/* size 0: no SIZE=, the server judges the size after the data.
+	 * BODY=8BITMIME when the server offers 8BITMIME (RFC 6152); one
+	 * without it gets the message as it is: DOWNCONVERT keeps the engine
+	 * from refusing, and job.downconvert is not looked at (sendmail never
+	 * converts) */
+	if (R->enc.eight_bit || R->o.body_8bit)
+		R->job.flags = SMTPC_JOB_8BIT | SMTPC_JOB_DOWNCONVERT;
+	return smtpc_job_start(R->eng, &R->job) < 0 ? oom() : 0;
 }
 
-/* smtp_session - the whole dialog; QUIT unless the connection broke.
+/* same_status - do a and b say the same (the copies one event gave)? */
+static int same_status(const struct dstatus *a, const struct dstatus *b)
+{
+	return a->cls == b->cls && a->code == b->code &&
+	       a->remote_said == b->remote_said &&
+	       strcmp(a->enh, b->enh) == 0 && strcmp(a->text, b->text) == 0;
+}
+
+/* status_exit - the exit status of a failure: the reply's class; of the
+ * engine's own verdicts a protocol error (X.5.x, RFC 3463) is
+ * EX_SOFTWARE */
+static int status_exit(const struct dstatus *st)
+{
+	if (!st->remote_said && strncmp(st->enh + 1, ".5.", 3) == 0)
+		return EX_SOFTWARE;
+	return st->cls == DS_PERM ? EX_UNAVAILABLE : EX_TEMPFAIL;
+}
+
+/* say_status - "what: 550 5.1.1 text" for a reply (the engine escaped
+ * its text), "peer: text" for the engine's own verdict */
+static void say_status(const struct run *R, const char *what,
+		       const struct dstatus *st)
+{
+	if (st->remote_said)
+		say("%s: %d %s %s", what, st->code, st->enh, st->text);
+	else
+		say("%s: %s", R->conn.peer, st->text);
+}
+
+/* say_job_failure - what failed the whole job, named after the command
+ * that got it; r holds it, n recipients share it */
+static void say_job_failure(const struct run *R, const struct smtpc_rcpt *r,
+			    size_t n)
+{
+	char what[1024];
+
+	switch (r->stage) {
+	case SMTPC_STAGE_GREETING:
+		snprintf(what, sizeof(what), "the server refused the connection");
+		break;
+	case SMTPC_STAGE_MAIL:
+		snprintf(what, sizeof(what), "sender <%s> rejected", R->sender);
+		break;
+	case SMTPC_STAGE_RCPT:		/* 421: the session ended */
+		if (n == 1)
+			snprintf(what, sizeof(what), "recipient <%s> rejected",
+				 r->addr);
+		else
+			snprintf(what, sizeof(what), "recipients rejected");
+		break;
+	case SMTPC_STAGE_BODY:
+		snprintf(what, sizeof(what),
+			 "the server replied before the end of the message");
+		break;
+	case SMTPC_STAGE_DOT:
+		snprintf(what, sizeof(what), "message rejected");
+		break;
+	default:			/* EHLO, HELO, DATA */
+		snprintf(what, sizeof(what), "%s rejected",
+			 smtpc_stage_name(r->stage));
+		break;
+	}
+	say_status(R, what, &r->st);
+}
+
+/* job_outcome - report what the job came to, in the order it happened
+ * (each refused recipient, then what failed the whole job); the status.
  *
  * Some recipients rejected, at least one accepted: the message is still
  * sent to the accepted ones and the status is EX_NOUSER, after each
  * rejection was reported (classic sendmail behaviour).  EX_TEMPFAIL would
  * invite the caller to send the whole message again, a second copy for
  * every recipient that already has it. */
+static int job_outcome(struct run *R)
+{
+	const struct dstatus *end = smtpc_status(R->eng);
+	const struct smtpc_rcpt *wide = NULL;
+	size_t i, n = 0, accepted = 0;
+	char what[1024];
+	int temp = 0;
+
+	for (i = 0; i < R->nrcpt; i++) {
+		const struct smtpc_rcpt *r = &R->rc[i];
+
+		if (r->st.cls == DS_OK) {
+			accepted++;
+		} else if (r->stage == SMTPC_STAGE_RCPT && r->st.remote_said &&
+			   !same_status(&r->st, end)) {
+			snprintf(what, sizeof(what), "recipient <%s> rejected",
+				 r->addr);
+			say_status(R, what, &r->st);
+			temp |= r->st.cls == DS_TEMP;
+		} else {
+			wide = wide ? wide : r;
+			n += same_status(&r->st, &wide->st);
+		}
+	}
+	if (R->conn.failed) {
+		say("%s", R->conn.why);
+		return R->conn.failed;
+	}
+	if (wide) {
+		say_job_failure(R, wide, n);
+		return status_exit(&wide->st);
+	}
+	if (accepted == 0) {
+		say("no recipient accepted, message not sent");
+		return temp ? EX_TEMPFAIL : EX_NOUSER;
+	}
+	if (accepted < R->nrcpt) {
+		say("message sent to %zu of %zu recipients", accepted, R->nrcpt);
+		return EX_NOUSER;
+	}
+	return 0;
+}
+
+/* smtp_session - the dialog: the engine says what to do next, this does
+ * it with blocking poll() I/O; QUIT after the job; then the report */
 static int smtp_session(struct run *R)
 {
-	size_t accepted = 0;
-	int temp = 0;
-	int st = conn_reply(&R->conn, &R->reply);
+	int st = job_init(R);
 
-	if (st == 0 && R->reply.code / 100 != 2)
-		st = smtp_reject(R, "the server refused the connection");
-	if (st == 0)
-		st = smtp_hello(R);
-	if (st == 0)
-		st = smtp_mail(R);
-	if (st == 0)
-		st = smtp_rcpts(R, &accepted, &temp);
-	if (st == 0 && accepted == 0) {
-		say("no recipient accepted, message not sent");
-		st = temp ? EX_TEMPFAIL : EX_NOUSER;
+	if (st)
+		return st;
+	arm(R);				/* the greeting */
+	while (smtpc_want(R->eng) != SMTPC_WANT_CLOSE) {
+		switch (smtpc_want(R->eng)) {
+		case SMTPC_WANT_READ:
+			if (flush(R) == 0)
+				conn_step(R, NULL, 0);
+			break;
+		case SMTPC_WANT_BODY:
+			if (flush(R) == 0)
+				send_body(R);
+			break;
+		case SMTPC_WANT_JOB:	/* the one job is over */
+			smtpc_quit(R->eng);
+			break;
+		case SMTPC_WANT_TLS:	/* never asked: SMTPC_TLS_NONE */
+			smtpc_tls_done(R->eng, 0, "TLS is not used");
+			break;
+		case SMTPC_WANT_CLOSE:
+			break;
+		}
 	}
-	if (st == 0)
-		st = smtp_data(R);
-	if (st == 0 && accepted < R->nrcpt) {
-		say("message sent to %zu of %zu recipients", accepted, R->nrcpt);
-		st = EX_NOUSER;
-	}
-	if (!R->conn.broken) {
-		R->conn.quiet = 1;
-		smtp_simple(R, "QUIT");
-	}
-	return st;
+	flush(R);			/* a QUIT, maybe */
+	return job_outcome(R);
 }
 
 /* run_init - an empty run */
@@ -1272,7 +1214,6 @@ static void run_init(struct run *R)
 	buf_init(&R->chunk);
 	buf_init(&R->spool.mem);
 	R->spool.fd = -1;
-	buf_init(&R->conn.rbuf);
 	R->conn.fd = -1;
 }
 
@@ -1290,9 +1231,10 @@ static void run_free(struct run *R)
 	buf_free(&R->spool.mem);
 	if (R->spool.fd >= 0)
 		close(R->spool.fd);
-	buf_free(&R->conn.rbuf);
 	if (R->conn.fd >= 0)
 		close(R->conn.fd);
+	smtpc_free(R->eng);
+	free(R->rc);
 }
 
 /* sendmail_main - the sendmail command */

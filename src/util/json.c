@@ -1,14 +1,14 @@
 /* json - JSON string output.
  *
- * Public: json_str, json_cstr.
+ * Public: json_str, json_cstr, json_utf8_len.
  */
 #include "util/json.h"
 
 #include <string.h>
 
-/* utf8_len - the length of a valid UTF-8 sequence at p (n bytes left),
- * 0 when it is not one */
-static size_t utf8_len(const unsigned char *p, size_t n)
+/* json_utf8_len - the length of a valid UTF-8 sequence at p (n bytes
+ * left), 0 when it is not one (overlong forms, surrogates, > U+10FFFF) */
+size_t json_utf8_len(const unsigned char *p, size_t n)
 {
 	size_t len, i;
 
@@ -52,7 +52,7 @@ int json_str(buf_t *out, const char *s, size_t n)
 		} else if (c < 0x20 || c == 0x7f) {
 			rc = buf_printf(out, "\\u%04x", c);
 		} else if (c >= 0x80) {
-			k = utf8_len(p + i, n - i);
+			k = json_utf8_len(p + i, n - i);
 			if (k) {
 				rc = buf_append(out, p + i, k);
 				i += k;

@@ -11,6 +11,10 @@
 /* json_str - append s[0..n) as a JSON string (with the quotes) */
 int json_str(buf_t *out, const char *s, size_t n);
 
+/* json_utf8_len - the length of the valid UTF-8 sequence at p (n bytes
+ * left), 0 when there is none (overlong, surrogate, beyond U+10FFFF) */
+size_t json_utf8_len(const unsigned char *p, size_t n);
+
 /* json_cstr - the same for a C string; NULL is written as null */
 int json_cstr(buf_t *out, const char *s);
 

@@ -7,6 +7,7 @@
  * most JSONP_DEPTH_MAX.
  */
 #include "util/jsonparse.h"
+#include "util/json.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -213,31 +214,6 @@ static int escape(struct jp *p, buf_t *b)
 	return buf_putc(b, to[k - from]) < 0 ? fail(p, "out of memory") : 0;
 }
 
-/* utf8_len - the length of the valid UTF-8 sequence at s (n bytes left),
- * 0 when there is none (overlong forms, surrogates, > U+10FFFF refused) */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
-	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
-		return 0;
-	return len;
-}
-
 /* string - a string at the opening quote into *out and *len (malloc'ed) */
 static int string(struct jp *p, char **out, size_t *len)
 {
@@ -272,7 +248,7 @@ static int string(struct jp *p, char **out, size_t *len)
 			fail(p, "control character in string");
 			goto bad;
 		}
-		k = utf8_len(p->s + p->pos, p->n - p->pos);
+		k = json_utf8_len(p->s + p->pos, p->n - p->pos);
 		if (k == 0) {
 			fail(p, "invalid UTF-8");
 			goto bad;

@@ -68,72 +68,6 @@ static long mem_read(void *ctx, char *buf, size_t n)
 	return (long)k;
 }
 
-/* golden_path - tests/unit/golden/<name> (or $MAILPORT_GOLDEN_DIR) */
-static char *golden_path(char *out, size_t n, const char *name)
-{
-	const char *dir = getenv("MAILPORT_GOLDEN_DIR");
-	char here[512];
-	const char *slash = strrchr(__FILE__, '/');
-
-	if (!dir || !*dir) {
-		snprintf(here, sizeof(here), "%.*s/golden",
-			 slash ? (int)(slash - __FILE__) : 1,
-			 slash ? __FILE__ : ".");
-		dir = here;
-	}
-	return tu_path(out, n, dir, name);
-}
-
-/* assert_crlf_only - every CR is followed by LF, every LF preceded by CR */
-static void assert_crlf_only(const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (p[i] == '\r' && (i + 1 >= n || p[i + 1] != '\n'))
-			fail_msg("bare CR at offset %zu", i);
-		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
-			fail_msg("bare LF at offset %zu", i);
-	}
-}
-
-/* golden_check - out (CRLF lines) is the golden file name (LF lines) */
-static void golden_check(const char *name, const char *out, size_t len)
-{
-	char path[1024];
-	buf_t want, lf;
-	size_t i, n, line = 1;
-	char *file;
-
-	assert_crlf_only(out, len);
-	golden_path(path, sizeof(path), name);
-	buf_init(&lf);
-	for (i = 0; i < len; i++)
-		if (out[i] != '\r')
-			assert_int_equal(buf_putc(&lf, out[i]), 0);
-	if (getenv("MAILPORT_GOLDEN_UPDATE")) {
-		FILE *f = fopen(path, "wb");
-
-		assert_non_null(f);
-		assert_int_equal(fwrite(lf.data, 1, lf.len, f), lf.len);
-		assert_int_equal(fclose(f), 0);
-	}
-	file = tu_slurp(path, &n);
-	buf_init(&want);
-	for (i = 0; i < n; i++)
-		assert_int_equal(file[i] == '\n' ? buf_append(&want, "\r\n", 2) :
-				 buf_putc(&want, file[i]), 0);
-	for (i = 0; i < len && i < want.len && out[i] == want.data[i]; i++)
-		line += out[i] == '\n';
-	if (i < len || i < want.len)
-		fail_msg("%s: differs at line %zu (offset %zu)\n got: %.80s\nwant: %.80s",
-			 name, line, i, out + (i < len ? i : len),
-			 want.data + (i < want.len ? i : want.len));
-	free(file);
-	buf_free(&want);
-	buf_free(&lf);
-}
-
 /* Reports built by this run, for check_dsn.py at the end. */
 static char tmpdir[512];
 static unsigned nsaved;
@@ -190,7 +124,7 @@ static void check_shape(const buf_t *out, const struct msg_dsn_info *info)
 	char close[160], part3[160];
 	size_t i, col = 0, upto;
 
-	assert_crlf_only(out->data, out->len);
+	tu_assert_crlf_only(out->data, out->len);
 	for (i = 0; i < out->len; i++) {
 		col = out->data[i] == '\n' ? 0 : col + 1;
 		assert_true(col <= 999);	/* 998 + the CR */
@@ -293,7 +227,7 @@ static void test_golden_failed_full(void **state)
 	d.envid_len = 8;
 	buf_init(&out);
 	build_ok(&d, &out, &info);
-	golden_check("dsn_failed_full.eml", out.data, out.len);
+	tu_golden_check("dsn_failed_full.eml", out.data, out.len);
 	assert_int_equal(info.eight_bit, 0);
 	assert_int_equal(info.headers_only, 0);
 	assert_int_equal(info.truncated, 0);
@@ -340,7 +274,7 @@ static void test_golden_failed_hdrs(void **state)
 	d.ret = RET_HDRS;
 	buf_init(&out);
 	build_ok(&d, &out, &info);
-	golden_check("dsn_failed_hdrs.eml", out.data, out.len);
+	tu_golden_check("dsn_failed_hdrs.eml", out.data, out.len);
 	assert_int_equal(info.headers_only, 1);
 	assert_int_equal(info.truncated, 0);
 	buf_free(&out);
@@ -371,7 +305,7 @@ static void test_golden_delayed(void **state)
 	d.now = T0 + 4 * 3600;
 	buf_init(&out);
 	build_ok(&d, &out, &info);
-	golden_check("dsn_delayed.eml", out.data, out.len);
+	tu_golden_check("dsn_delayed.eml", out.data, out.len);
 	assert_int_equal(info.headers_only, 1);
 	assert_int_equal(info.truncated, 0);
 	buf_free(&out);
@@ -402,7 +336,7 @@ static void test_golden_success(void **state)
 	d.envid_len = 17;
 	buf_init(&out);
 	build_ok(&d, &out, &info);
-	golden_check("dsn_success.eml", out.data, out.len);
+	tu_golden_check("dsn_success.eml", out.data, out.len);
 	assert_int_equal(info.headers_only, 0);
 	assert_null(strstr(out.data, "Undelivered Message"));
 	buf_free(&out);
@@ -437,7 +371,7 @@ static void test_golden_truncated(void **state)
 	d.ret = RET_FULL;
 	d.orig_max = 1300;
 	build_ok(&d, &out, &info);
-	golden_check("dsn_truncated.eml", out.data, out.len);
+	tu_golden_check("dsn_truncated.eml", out.data, out.len);
 	assert_int_equal(info.truncated, 1);
 	assert_int_equal(info.headers_only, 1);
 	assert_int_equal(info.eight_bit, 1);
@@ -802,7 +736,7 @@ static void test_python_check(void **state)
 	int st;
 
 	(void)state;
-	golden_path(script, sizeof(script), "../check_dsn.py");
+	tu_golden_path(script, sizeof(script), "../check_dsn.py");
 	if (access("/usr/bin/python3", X_OK) != 0 || nsaved == 0) {
 		print_message("python3 not found: check_dsn.py skipped\n");
 		skip();

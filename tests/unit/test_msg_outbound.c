@@ -37,72 +37,6 @@
 
 /* ---- helpers ---- */
 
-/* golden_path - tests/unit/golden/<name> (or $MAILPORT_GOLDEN_DIR) */
-static char *golden_path(char *out, size_t n, const char *name)
-{
-	const char *dir = getenv("MAILPORT_GOLDEN_DIR");
-	char here[512];
-	const char *slash = strrchr(__FILE__, '/');
-
-	if (!dir || !*dir) {
-		snprintf(here, sizeof(here), "%.*s/golden",
-			 slash ? (int)(slash - __FILE__) : 1,
-			 slash ? __FILE__ : ".");
-		dir = here;
-	}
-	return tu_path(out, n, dir, name);
-}
-
-/* assert_crlf_only - every CR is followed by LF, every LF preceded by CR */
-static void assert_crlf_only(const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (p[i] == '\r' && (i + 1 >= n || p[i + 1] != '\n'))
-			fail_msg("bare CR at offset %zu", i);
-		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
-			fail_msg("bare LF at offset %zu", i);
-	}
-}
-
-/* golden_check - out (CRLF lines) is the golden file name (LF lines) */
-static void golden_check(const char *name, const char *out, size_t len)
-{
-	char path[1024];
-	buf_t want, lf;
-	size_t i, n, line = 1;
-	char *file;
-
-	assert_crlf_only(out, len);
-	golden_path(path, sizeof(path), name);
-	buf_init(&lf);
-	for (i = 0; i < len; i++)
-		if (out[i] != '\r')
-			assert_int_equal(buf_putc(&lf, out[i]), 0);
-	if (getenv("MAILPORT_GOLDEN_UPDATE")) {
-		FILE *f = fopen(path, "wb");
-
-		assert_non_null(f);
-		assert_int_equal(fwrite(lf.data, 1, lf.len, f), lf.len);
-		assert_int_equal(fclose(f), 0);
-	}
-	file = tu_slurp(path, &n);
-	buf_init(&want);
-	for (i = 0; i < n; i++)
-		assert_int_equal(file[i] == '\n' ? buf_append(&want, "\r\n", 2) :
-				 buf_putc(&want, file[i]), 0);
-	for (i = 0; i < len && i < want.len && out[i] == want.data[i]; i++)
-		line += out[i] == '\n';
-	if (i < len || i < want.len)
-		fail_msg("%s: differs at line %zu (offset %zu)\n got: %.80s\nwant: %.80s",
-			 name, line, i, out + (i < len ? i : len),
-			 want.data + (i < want.len ? i : want.len));
-	free(file);
-	buf_free(&want);
-	buf_free(&lf);
-}
-
 /* encode - run msg_out over in, split into pieces of step bytes (0:
  * whole); the output (malloc'ed, *olen bytes) and the input bytes used */
 static char *encode(const char *in, size_t len, enum msg_out_mode mode,
@@ -400,7 +334,7 @@ static void test_out_random_roundtrip(void **state)
 		for (i = 0; i < len; i++)
 			in[i] = alphabet[xorshift(&seed) % (sizeof(alphabet) - 1)];
 		got = encode(in, len, MSG_OUT_DATA, 0, step, NULL, &olen, NULL);
-		assert_crlf_only(got, olen);
+		tu_assert_crlf_only(got, olen);
 		buf_init(&want);
 		buf_init(&back);
 		canonical(in, len, &want);
@@ -570,10 +504,10 @@ static void qp_golden(const char *name)
 	char *in, *got;
 
 	snprintf(file, sizeof(file), "%s.in", name);
-	in = tu_slurp(golden_path(path, sizeof(path), file), &len);
+	in = tu_slurp(tu_golden_path(path, sizeof(path), file), &len);
 	snprintf(file, sizeof(file), "%s.out", name);
 	got = encode(in, len, MSG_OUT_DATA, MSG_OUT_QP, 0, NULL, &olen, NULL);
-	golden_check(file, got, olen);
+	tu_golden_check(file, got, olen);
 	for (step = 1; step < 20; step += 3) {
 		size_t n;
 		char *again = encode(in, len, MSG_OUT_DATA, MSG_OUT_QP, step,
@@ -719,7 +653,7 @@ static void test_qp_random_roundtrip(void **state)
 		step = xorshift(&seed) % 9;
 		got = encode(in, len, MSG_OUT_BDAT, MSG_OUT_QP, step, NULL,
 			     &olen, NULL);
-		assert_crlf_only(got, olen);
+		tu_assert_crlf_only(got, olen);
 		body = strstr(got, "\r\n\r\n");
 		assert_non_null(body);
 		hdr = (size_t)(body - got) + 4;

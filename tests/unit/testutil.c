@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "testutil.h"
+#include "util/buf.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -217,4 +218,71 @@ int tu_count_dir(int dirfd, const char *path)
 		k += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
 	closedir(d);
 	return k;
+}
+
+/* tu_golden_path - tests/unit/golden/<name> (or $MAILPORT_GOLDEN_DIR) */
+char *tu_golden_path(char *out, size_t n, const char *name)
+{
+	const char *dir = getenv("MAILPORT_GOLDEN_DIR");
+	char here[512];
+	const char *slash = strrchr(__FILE__, '/');
+
+	if (!dir || !*dir) {
+		snprintf(here, sizeof(here), "%.*s/golden",
+			 slash ? (int)(slash - __FILE__) : 1,
+			 slash ? __FILE__ : ".");
+		dir = here;
+	}
+	return tu_path(out, n, dir, name);
+}
+
+/* tu_assert_crlf_only - every CR is followed by LF, every LF preceded by CR */
+void tu_assert_crlf_only(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == '\r' && (i + 1 >= n || p[i + 1] != '\n'))
+			fail_msg("bare CR at offset %zu", i);
+		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+			fail_msg("bare LF at offset %zu", i);
+	}
+}
+
+/* tu_golden_check - out (CRLF lines) is the golden file name (LF lines);
+ * MAILPORT_GOLDEN_UPDATE=1 rewrites the file instead */
+void tu_golden_check(const char *name, const char *out, size_t len)
+{
+	char path[1024];
+	buf_t want, lf;
+	size_t i, n, line = 1;
+	char *file;
+
+	tu_assert_crlf_only(out, len);
+	tu_golden_path(path, sizeof(path), name);
+	buf_init(&lf);
+	for (i = 0; i < len; i++)
+		if (out[i] != '\r')
+			assert_int_equal(buf_putc(&lf, out[i]), 0);
+	if (getenv("MAILPORT_GOLDEN_UPDATE")) {
+		FILE *f = fopen(path, "wb");
+
+		assert_non_null(f);
+		assert_int_equal(fwrite(lf.data, 1, lf.len, f), lf.len);
+		assert_int_equal(fclose(f), 0);
+	}
+	file = tu_slurp(path, &n);
+	buf_init(&want);
+	for (i = 0; i < n; i++)
+		assert_int_equal(file[i] == '\n' ? buf_append(&want, "\r\n", 2) :
+				 buf_putc(&want, file[i]), 0);
+	for (i = 0; i < len && i < want.len && out[i] == want.data[i]; i++)
+		line += out[i] == '\n';
+	if (i < len || i < want.len)
+		fail_msg("%s: differs at line %zu (offset %zu)\n got: %.80s\nwant: %.80s",
+			 name, line, i, out + (i < len ? i : len),
+			 want.data + (i < want.len ? i : want.len));
+	free(file);
+	buf_free(&want);
+	buf_free(&lf);
 }

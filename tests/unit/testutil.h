@@ -55,4 +55,14 @@ int tu_write_at(int dirfd, const char *path, const void *data, size_t len,
  * relative to dirfd (or AT_FDCWD); -1 if it is missing */
 int tu_count_dir(int dirfd, const char *path);
 
+/* tu_golden_path - tests/unit/golden/<name> (or $MAILPORT_GOLDEN_DIR) */
+char *tu_golden_path(char *out, size_t n, const char *name);
+
+/* tu_assert_crlf_only - fail on a bare CR or a bare LF in p[0..n) */
+void tu_assert_crlf_only(const char *p, size_t n);
+
+/* tu_golden_check - out (CRLF lines) equals the golden file name (stored
+ * with LF lines); MAILPORT_GOLDEN_UPDATE=1 rewrites the file */
+void tu_golden_check(const char *name, const char *out, size_t len);
+
 #endif

@@ -91,6 +91,7 @@ static void usage(FILE *f)
 		   "                                        queue a message read on stdin (also as 'sendmail')\n"
 		   "       mailport queue list|show ID|flush [ID|--domain D]|remove ID|--all|hold ID|release ID\n"
 		   "                                        look at and act on the running server's queue\n"
+		   "       mailport probe TARGET [options]  test a mail server like telnet, every reply explained\n"
 		   "       mailport mx DOMAIN [--dns HOST:PORT] [--json]\n"
 		   "                                        a domain's MX hosts, addresses and PTR names\n"
 		   "       mailport version                 versions of mailport and its libraries\n"
@@ -647,6 +648,8 @@ int main(int argc, char **argv)
 		return queuecmd_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "mx") == 0)
 		return mx_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "probe") == 0)
+		return probe_main(argc - 1, argv + 1);
 	optind = 2;
 	while ((opt = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
 		if (opt == 'c')

@@ -21,6 +21,7 @@ Every wait is bounded; processes and sockets are closed by the test's
 cleanups (after its servers are stopped).
 """
 
+import atexit
 import os
 import random
 import socket
@@ -171,6 +172,24 @@ def servfail_fn(answers=None):
 
 # ----------------------------------------------------------------- dnsmasq
 
+_LIVE = set()  # dnsmasq processes not yet stopped
+
+
+def _kill_live():
+    """_kill_live - at interpreter exit (an interrupted run that skipped
+    the cleanups), kill the dnsmasq processes still running"""
+    for p in list(_LIVE):
+        try:
+            if p.poll() is None:
+                p.kill()
+                p.wait(5)
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass
+    _LIVE.clear()
+
+
+atexit.register(_kill_live)
+
 class Dnsmasq:
     """Dnsmasq - the zone "test" on DNS_ADDR:<port>.
 
@@ -253,6 +272,7 @@ class Dnsmasq:
             log = open(os.path.join(self.dir, "stderr.log"), "ab")
             self.proc = subprocess.Popen(self._args(), stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=log, start_new_session=True)
+            _LIVE.add(self.proc)
             log.close()
             ok = wait_for(lambda: self.proc.poll() is not None
                           or query((DNS_ADDR, self.port), "ready-probe.test", T_A, 0.2)
@@ -272,9 +292,11 @@ class Dnsmasq:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(5)
+        _LIVE.discard(self.proc)
         log = open(os.path.join(self.dir, "stderr.log"), "ab")
         self.proc = subprocess.Popen(self._args(), stdin=subprocess.DEVNULL, stdout=log,
                                      stderr=log, start_new_session=True)
+        _LIVE.add(self.proc)
         log.close()
         if not wait_for(lambda: self.proc.poll() is not None
                         or query((DNS_ADDR, self.port), "ready-probe.test", T_A, 0.2)
@@ -303,6 +325,7 @@ class Dnsmasq:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        _LIVE.discard(self.proc)
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None

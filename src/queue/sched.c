@@ -573,11 +573,11 @@ static char *read_orig(const struct attempt *a, size_t *n, int *truncated)
 
 /* notify - queue one notice of kind about the recipients picked (worker);
  * -1 when it could not be queued (the outcomes are not recorded then) */
-static int notify(struct attempt *a, enum bounce_kind kind, const size_t *idx, size_t n,
-		  const char *orig, size_t olen, int trunc)
+static int notify(struct attempt *a, const struct envelope *env, enum bounce_kind kind,
+		  const size_t *idx, size_t n, const char *orig, size_t olen, int trunc)
 {
 	struct sched *s = a->s;
-	struct bounce_in in = { &a->env, idx, n, kind, s->hostname, (long long)a->now,
+	struct bounce_in in = { env, idx, n, kind, s->hostname, (long long)a->now,
 				a->env.arrival + s->lifetime, orig, olen, trunc };
 	struct envelope out;
 	char (*added)[QID_MAX + 1];
@@ -609,6 +609,35 @@ done:
 	envelope_clear(&out);
 	buf_free(&msg);
 	return rc;
+}
+
+/* is_postmaster - addr is a postmaster address (a double bounce to it
+ * that failed too is only logged: no loop) */
+static int is_postmaster(const char *addr)
+{
+	return addr && strncasecmp(addr, "postmaster", 10) == 0 &&
+	       (addr[10] == '\0' || addr[10] == '@');
+}
+
+/* double_bounce - a message from <> failed (a bounce that bounced): it is
+ * never reported to its sender (RFC 5321 4.5.5), so the local postmaster
+ * gets the report instead (Postfix does the same) */
+static int double_bounce(struct attempt *a, size_t *pick, char **orig, size_t *olen, int *trunc)
+{
+	struct envelope view = a->env;
+	char pm[DSTATUS_REMOTE_MAX + 16];
+	size_t i, n = 0;
+
+	for (i = 0; i < a->env.nrcpts; i++)
+		if (a->tried[i] && a->res[i].cls == DS_PERM && !is_postmaster(a->env.rcpts[i].addr))
+			pick[n++] = i;
+	if (n == 0)
+		return 0;
+	if (!*orig)
+		*orig = read_orig(a, olen, trunc);
+	snprintf(pm, sizeof(pm), "postmaster@%s", a->s->hostname);
+	view.sender = pm;	/* a view: nothing of it is freed */
+	return notify(a, &view, BOUNCE_FAILED, pick, n, *orig ? *orig : "", *olen, *trunc);
 }
 
 /* notices - the notifications this attempt's outcomes ask for, before
@@ -643,10 +672,12 @@ static int notices(struct attempt *a)
 			continue;
 		if (!orig)
 			orig = read_orig(a, &olen, &trunc);
-		rc = notify(a, kinds[k], pick, n, orig ? orig : "", olen, trunc);
+		rc = notify(a, &a->env, kinds[k], pick, n, orig ? orig : "", olen, trunc);
 		for (i = 0; rc == 0 && kinds[k] == BOUNCE_DELAYED && i < n; i++)
 			a->env.rcpts[pick[i]].delay_notified = 1;
 	}
+	if (rc == 0 && (!a->env.sender || !a->env.sender[0]))
+		rc = double_bounce(a, pick, &orig, &olen, &trunc);
 	free(orig);
 	free(pick);
 	return rc;

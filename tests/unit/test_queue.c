@@ -769,14 +769,16 @@ static void test_bounce(void **state)
 	free(dsn);
 }
 
-/* test_no_bounce_for_null_sender - a failure of a message from <> is
- * recorded and logged, and no report is made (RFC 5321 4.5.5) */
-static void test_no_bounce_for_null_sender(void **state)
+/* test_double_bounce - a failure of a message from <> is never reported
+ * to its (null) sender (RFC 5321 4.5.5): the local postmaster gets the
+ * report; one that fails for the postmaster itself is only logged */
+static void test_double_bounce(void **state)
 {
 	struct fx *x = *state;
 	struct queue_stats st;
 	struct envelope e;
 	struct qmsg *m;
+	char *dsn;
 
 	x->o.route = route_local;
 	start(x);
@@ -790,8 +792,27 @@ static void test_no_bounce_for_null_sender(void **state)
 	assert_true(run_until(x, queue_empty, 10000));
 	queue_get_stats(x->q, &st);
 	assert_int_equal(st.failed, 1);
-	assert_int_equal(st.dsns, 0);
-	assert_int_equal(tu_count_dir(x->mail_fd, "example.net"), -1);
+	assert_int_equal(st.dsns, 1);
+	assert_int_equal(tu_count_dir(x->mail_fd, "example.net"), -1);	/* no sender */
+	dsn = first_file(x, "mx.test/postmaster/new");
+	assert_non_null(strstr(dsn, "Return-Path: <>\n"));
+	assert_non_null(strstr(dsn, "Final-Recipient: rfc822; ..@example.org"));
+	free(dsn);
+
+	x->ncalls = 0;
+	make_env(x, &e, 0);
+	e.sender[0] = '\0';
+	add_rcpt(&e, RCPT_LOCAL, ".postmaster", "example.org");
+	free(e.rcpts[0].addr);
+	e.rcpts[0].addr = strdup("postmaster@example.org");
+	m = queue_msg_begin(x->q, &e);
+	queue_msg_write(m, "hi\r\n", 4);
+	queue_msg_commit(m, on_done, x);
+	assert_true(run_until(x, called, 10000));
+	assert_true(run_until(x, queue_empty, 10000));
+	queue_get_stats(x->q, &st);
+	assert_int_equal(st.failed, 2);
+	assert_int_equal(st.dsns, 1);	/* no report about a report to postmaster */
 }
 
 /* test_retry - a temporary local failure (a file where the domain's
@@ -1065,7 +1086,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_relay_agent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_no_agent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bounce, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_no_bounce_for_null_sender, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_double_bounce, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backlog, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_in_flight, setup, teardown),

@@ -487,7 +487,10 @@ static void conn_free(struct conn *c)
 	if (c->job) {	/* never left without an answer */
 		struct dstatus st = c->last;
 
-		if (st.cls != DS_TEMP)
+		if (st.cls != DS_TEMP && st.code)
+			st.cls = DS_TEMP;	/* every host refused the session (a 5xx
+						 * greeting): deferred, its reply kept */
+		else if (st.cls != DS_TEMP)
 			set_st(&st, DS_TEMP, 451, "4.4.2", c->remote, "%s", "connection closed");
 		job_fail(c->job, &st);
 		job_clear(c);
@@ -529,6 +532,20 @@ static void finish_job(struct conn *c)
 	job_clear(c);
 	j->next = NULL;
 	j->done(j);
+}
+
+/* content_refused - the server refused the message itself (a 5xx in the
+ * middle of the data or after the dot): final, another MX would refuse it
+ * too (CHECKLIST H "mid-DATA 550") */
+static int content_refused(const struct conn *c)
+{
+	size_t k;
+
+	for (k = 0; c->rc && k < c->sj.nrcpt; k++)
+		if (c->rc[k].st.cls == DS_PERM && (c->rc[k].stage == SMTPC_STAGE_BODY ||
+						   c->rc[k].stage == SMTPC_STAGE_DOT))
+			return 1;
+	return 0;
 }
 
 /* next_address - move to the next address or host; 0, or -1 when none */
@@ -871,7 +888,7 @@ static int drive(struct conn *c)
 		/* fall through */
 	case SMTPC_WANT_CLOSE:
 		if (c->job && c->sj.done) {
-			if (c->sj.next_mx) {
+			if (c->sj.next_mx && !content_refused(c)) {
 				c->last = c->rc[0].st;
 				session_failed(c);
 				return -1;	/* or reconnecting: either way not ours */

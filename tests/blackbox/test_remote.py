@@ -716,6 +716,18 @@ class ReplyTests(RemoteTest):
                 self.wait_log(s, deliver_re("u@" + d, "bounced", "5.7.0", 550), timeout=10,
                               tail="to=<u@%s>" % d)
 
+    def test_5xx_greeting_keeps_the_reply(self):
+        """the only MX greets with 554: whatever the outcome (deferred,
+        like Postfix's smtp_skip_5xx_greeting, or bounced), the status
+        keeps the server's reply, not "connection closed" -- it is the
+        last error of delay notices and of the 4.4.7 expiry"""
+        dns, f = self.one_mx(replies={"CONNECT": "554 5.7.1 no service for you"})
+        s = self.mp(dns, retry_min=3600)
+        self.submit(s, ["u@r1.test"])
+        self.wait_log(s, r"to=<u@r1\.test> relay=\S+ status=(deferred|bounced)")
+        line = [l for l in s.log().splitlines() if "to=<u@r1.test>" in l][0]
+        self.assertIn("no service for you", line)
+
     def test_drop_after_dot_is_retried(self):
         dns, f = self.one_mx(replies={"DOT": [DROP, "250 2.0.0 Ok: second time"]})
         s = self.mp(dns)
@@ -963,6 +975,8 @@ class SinkTests(RemoteTest):
             # (smtp-sink options, expected outcome, enhanced code)
             (["-f", "RCPT"], "bounced", "5.3.0"),
             (["-f", "."], "bounced", "5.3.0"),
+            (["-f", "MAIL"], "bounced", "5.3.0"),
+            (["-f", "DATA"], "bounced", "5.3.0"),
             (["-r", "MAIL"], "deferred", "4.3.0"),
             (["-r", "RCPT"], "deferred", "4.3.0"),
             (["-r", "DATA"], "deferred", "4.3.0"),

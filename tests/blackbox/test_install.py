@@ -254,7 +254,8 @@ class InstallTests(MailportTest):
             with self.subTest(key=k):
                 self.assertRegex(sample, r"(?m)^#?%s = " % k)
         tmp = self.make_tmpdir("files")
-        files = {"users": "alice@example.org\n", "aliases": "postmaster: alice\n"}
+        files = {"users": "alice@example.org\n", "aliases": "postmaster: alice\n",
+                 "smarthost.secret": "s3cret\n"}
         for name, text in files.items():
             with open(os.path.join(tmp, name), "w") as f:
                 f.write(text)

@@ -199,6 +199,29 @@ static void maybe_exit(struct daemon *d)
 		event_base_loopexit(d->base, NULL);
 }
 
+/* same_str - two optional strings equal? */
+static int same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* same_delivery - the settings the queue and the agents took at start */
+static int same_delivery(const struct config *a, const struct config *b)
+{
+	return same_str(a->smarthost, b->smarthost) && same_str(a->smarthost_user, b->smarthost_user) &&
+	       same_str(a->smarthost_password, b->smarthost_password) &&
+	       same_str(a->dns_servers, b->dns_servers) && same_str(a->tls_ca_file, b->tls_ca_file) &&
+	       a->tls_outbound == b->tls_outbound && a->retry_min == b->retry_min &&
+	       a->retry_max == b->retry_max && a->max_lifetime == b->max_lifetime &&
+	       a->delay_warning == b->delay_warning && a->smtp_port == b->smtp_port &&
+	       a->smtp_max_connections == b->smtp_max_connections &&
+	       a->smtp_per_destination == b->smtp_per_destination &&
+	       a->smtp_connect_timeout == b->smtp_connect_timeout &&
+	       a->smtp_command_timeout == b->smtp_command_timeout &&
+	       a->smtp_data_timeout == b->smtp_data_timeout &&
+	       a->smtp_dot_timeout == b->smtp_dot_timeout;
+}
+
 /* on_reload_done - join the reload thread, swap in the new config (loop
  * thread) */
 static void on_reload_done(evutil_socket_t fd, short what, void *arg)
@@ -234,6 +257,9 @@ static void on_reload_done(evutil_socket_t fd, short what, void *arg)
 	if (strcmp(c->spool, d->cfg->spool) || strcmp(c->mailboxes, d->cfg->mailboxes) ||
 	    !same_listeners(c, d->cfg))
 		log_warn("reload note=\"listen, spool and mailboxes changes need a restart\"");
+	if (!same_delivery(c, d->cfg))
+		log_warn("reload note=\"[relay] smarthost, [dns], [tls] outbound, [queue] and [smtp] "
+			 "changes need a restart\"");
 	server_set_config(d->srv, c);
 	pthread_mutex_lock(&d->lock);	/* route() reads d->cfg on workers */
 	config_unref(d->cfg);

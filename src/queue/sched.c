@@ -16,9 +16,9 @@
  *  3. the agents fill one struct dstatus per recipient (loop);
  *  4. record (worker): the notifications the outcomes call for (failed,
  *     delayed, success; RFC 3461) are queued first (store_add), then the
- *     status records are appended (fdatasync), then the message is removed
- *     when every recipient is done.  A crash in between repeats a
- *     notification at worst, never loses one;
+ *     message is removed when every recipient is done, or else the status
+ *     records are appended (fdatasync).  A crash in between repeats an
+ *     attempt or a notification at worst, never loses one;
  *  5. finish (loop): log each recipient, schedule the notifications, and
  *     wait for the earliest next_try of the recipients left.
  * Back-off per recipient: retry_min, doubling up to retry_max, by the
@@ -703,16 +703,6 @@ static void record_work(void *arg)
 		buf_free(&recs);
 		return;
 	}
-	for (i = 0; a->tried && i < a->env.nrcpts; i++)
-		if (a->tried[i] && qfile_encode_status(&a->env, i, &recs) < 0)
-			a->record_failed = 1;
-	if (a->set_hold >= 0 && qfile_encode_hold(a->set_hold, &recs) < 0)
-		a->record_failed = 1;
-	if (!a->record_failed && recs.len && store_append(s->q, a->e->qid, &recs) < 0)
-		a->record_failed = 1;
-	buf_free(&recs);
-	if (a->record_failed)
-		return;
 	a->all_done = 1;
 	for (i = 0; i < a->env.nrcpts; i++) {
 		const struct env_rcpt *r = &a->env.rcpts[i];
@@ -726,8 +716,24 @@ static void record_work(void *arg)
 			next = r->next_try;
 	}
 	a->next_due = next;
-	if (a->all_done || a->remove)
+	if (a->all_done || a->remove) {
+		/* nothing left to remember: no status records, the message goes
+		 * (a crash before the unlink repeats the attempt, as it would
+		 * before the records); if it cannot go, the records are kept */
 		a->remove = store_remove(s->q, a->e->qid) == 0;
+		if (a->remove) {
+			buf_free(&recs);
+			return;
+		}
+	}
+	for (i = 0; a->tried && i < a->env.nrcpts; i++)
+		if (a->tried[i] && qfile_encode_status(&a->env, i, &recs) < 0)
+			a->record_failed = 1;
+	if (a->set_hold >= 0 && qfile_encode_hold(a->set_hold, &recs) < 0)
+		a->record_failed = 1;
+	if (!a->record_failed && recs.len && store_append(s->q, a->e->qid, &recs) < 0)
+		a->record_failed = 1;
+	buf_free(&recs);
 }
 
 static void on_recorded(void *arg);

@@ -55,7 +55,8 @@ class FsyncOrderTests(MailportTest):
         out = os.path.join(s.dir, "strace.txt")
         # -f with -p attaches to every thread of the process
         args = ["strace", "-f", "-ttt", "-T", "-y", "-s", "80", "-o", out,
-                "-e", "trace=fsync,fdatasync,rename,renameat,renameat2,write,writev,sendmsg,sendto",
+                "-e", "trace=fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat,write,writev,"
+                "sendmsg,sendto",
                 "-p", str(s.proc.pid)]
         tr = subprocess.Popen(args, stderr=subprocess.DEVNULL)
         time.sleep(1.0)          # attach
@@ -106,5 +107,17 @@ class FsyncOrderTests(MailportTest):
         self.assertIsNotNone(ren, "no rename into new/ after the fsync")
         fs_new = first(calls, lambda x: re.match(r"f(data)?sync\(\d+<[^>]*/alice/new>", x), ren[1])
         self.assertIsNotNone(fs_new, "new/ not fsynced after the rename")
+        # the outcome is recorded only after new/ is synced: a status record
+        # fsynced, or (every recipient done) the queue file unlinked and
+        # queue/ synced; never before
         done = first(calls, lambda x: re.match(r"f(data)?sync\(\d+<[^>]*\.done>", x), fs_new[1])
-        self.assertIsNotNone(done, "the recipient's done record was not fsynced after new/")
+        gone = first(calls, lambda x: x.startswith("unlinkat(") and "/queue>" in x and
+                     ".done" not in x, fs_new[1])
+        self.assertTrue(done or gone, "the recipient's outcome was not recorded after new/")
+        if gone:
+            fs_q = first(calls, lambda x: re.match(r"f(data)?sync\(\d+<[^>]*/queue>", x), gone[1])
+            self.assertIsNotNone(fs_q, "queue/ not fsynced after the message was removed")
+        early = first(calls, lambda x: x.startswith("unlinkat(") and "/queue>" in x and
+                      ".done" not in x)
+        self.assertTrue(early is None or early[0] >= fs_new[1],
+                        "the queue file was removed before new/ was synced")

@@ -71,7 +71,10 @@ struct dest {
 	struct dest *next;
 };
 
-enum cstate { C_PREP, C_CONNECT, C_SMTP, C_CLOSING };
+enum cstate { C_PREP, C_CONNECT, C_SMTP, C_IDLE, C_CLOSING };
+
+#define IDLE_KEEP 2	/* seconds an idle session waits for the next job of
+			 * its hop (Postfix's smtp_connection_cache_time) */
 
 struct conn {
 	struct sagent *ag;
@@ -400,6 +403,7 @@ static void dest_pump(struct dest *d)
 	struct sagent *ag = d->ag;
 	unsigned per = ag->conf.per_destination ? ag->conf.per_destination : DEFAULT_PER_DEST;
 	unsigned max = ag->conf.max_connections ? ag->conf.max_connections : DEFAULT_MAX_CONN;
+	struct conn *c;
 
 	if (!d->qhead)
 		return;
@@ -408,8 +412,13 @@ static void dest_pump(struct dest *d)
 			dest_route(d);
 		return;
 	}
+	for (c = ag->conns; c && d->qhead; c = c->next)
+		if (c->d == d && c->state == C_IDLE) {
+			c->state = C_SMTP;	/* a cached session takes it */
+			start_job(c, dest_take(d));
+		}
 	while (d->qhead && d->nconn < per && ag->nconn < max) {
-		struct conn *c = conn_new(d);
+		c = conn_new(d);
 
 		if (!c)
 			break;
@@ -673,6 +682,7 @@ static void prep_done(void *arg)
 	c->sj.envid_len = e->envid_len;
 	if (c->eng && smtpc_want(c->eng) == SMTPC_WANT_JOB &&
 	    smtpc_job_start(c->eng, &c->sj) == 0) {
+		c->state = C_SMTP;
 		drive(c);
 		return;
 	}
@@ -685,6 +695,8 @@ static void prep_done(void *arg)
 /* start_job - take j on c: prepare it, then run it */
 static void start_job(struct conn *c, struct agent_job *j)
 {
+	if (c->timer)
+		evtimer_del(c->timer);	/* a cached session's idle timer */
 	c->job = j;
 	c->state = C_PREP;
 	c->busy = 1;
@@ -881,6 +893,11 @@ static int drive(struct conn *c)
 			start_job(c, dest_take(c->d));	/* reuse the session */
 			return c->busy || c->job ? 0 : -1;
 		}
+		if (!c->job && !c->ag->stopping && c->state != C_IDLE) {
+			c->state = C_IDLE;	/* kept a moment for the next job */
+			arm(c, IDLE_KEEP);
+			return 0;
+		}
 		if (!c->job && smtpc_quit(c->eng) == 0)
 			flush_output(c);
 		if (smtpc_want(c->eng) != SMTPC_WANT_CLOSE)
@@ -1018,6 +1035,14 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	}
 	if (c->state == C_CLOSING || !c->eng) {
 		conn_free(c);
+		return;
+	}
+	if (c->state == C_IDLE) {	/* nothing came: QUIT */
+		c->state = C_SMTP;
+		if (smtpc_quit(c->eng) == 0)
+			drive(c);
+		else
+			conn_free(c);
 		return;
 	}
 	if (c->tls_pending) {

@@ -36,6 +36,12 @@ SENDER_RE = re.compile(r"^Return-Path: <>", re.M)
 MSGS = int(os.environ.get("MAILPORT_TEST_REMOTE_MSGS", "2000"))
 
 
+def mail_cmds(f):
+    """mail_cmds - the MAIL commands a fake MX got (one per transaction;
+    sessions are cached, so they do not count attempts)"""
+    return [c for c in f.commands() if c.upper().startswith(b"MAIL FROM")]
+
+
 def deliver_re(rcpt, status, dsn=None, code=None, relay=None):
     """deliver_re - a regex for the daemon's delivery log line"""
     r = r"deliver qid=\S+ to=<%s> relay=%s status=%s" % (
@@ -556,7 +562,8 @@ class ReplyTests(RemoteTest):
         self.assertLess(time.monotonic() - t0, 15)
         self.wait_log(s, deliver_re("u@r1.test", "sent"))
         s.wait_queue_empty()
-        self.assertGreaterEqual(len(f.sessions), 2)
+        # two transactions (a cached session may carry both)
+        self.assertGreaterEqual(len(mail_cmds(f)), 2)
         self.assertNoDSN(s, 0.5)
 
     def test_4xx_for_one_recipient_defers_only_it(self):
@@ -1202,7 +1209,7 @@ class ReportTests(RemoteTest):
         self.assertEqual(b["Diagnostic-Code"], "smtp; 452 4.2.2 mailbox full")
         self.assertIsNotNone(b["Will-Retry-Until"])
         self.assertQueuedStill(s, 1)
-        self.assertGreaterEqual(len(f.sessions), 4)
+        self.assertGreaterEqual(len(mail_cmds(f)), 4)
 
     def test_max_lifetime_expiry(self):
         """a recipient still deferred after max_lifetime fails with 4.4.7

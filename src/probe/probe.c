@@ -46,6 +46,8 @@
 #include "dns/dns.h"
 #include "dns/route.h"
 #include "msg/outbound.h"
+#include "probe/checks.h"
+#include "probe/interactive.h"
 #include "probe/session.h"
 #include "probe/verdict.h"
 #include "smtp/xtext.h"
@@ -104,13 +106,17 @@ struct opts {
 	enum stop quit_after;
 	int timeout;			/* seconds */
 	int json, no_color;
+	unsigned checks;		/* CHECK_* (checks.h) */
+	const char *relay_domain;	/* D for the relay tricks */
+	int interactive;		/* -i */
 };
 
 enum opt_id {
 	O_FROM = 256, O_TO, O_DNS, O_PORT, O_HELO, O_STARTTLS, O_NO_STARTTLS, O_TLS,
 	O_VERIFY, O_CA, O_AUTH, O_AUTH_MECH, O_PASSWORD_STDIN, O_MAIL_PARAM, O_RCPT_PARAM,
 	O_BDAT, O_PIPELINING, O_HEADER, O_SUBJECT, O_BODY, O_DATA, O_QUIT_AFTER, O_TIMEOUT,
-	O_JSON, O_NO_COLOR, O_HELP,
+	O_JSON, O_NO_COLOR, O_RELAY_TEST, O_RELAY_DOMAIN, O_SMUGGLING_TEST,
+	O_STARTTLS_INJECTION, O_INTERACTIVE, O_HELP,
 };
 
 /* The option table: getopt_long's and the usage text's only source. */
@@ -150,6 +156,16 @@ static const struct optdef {
 	{ "timeout", 1, O_TIMEOUT, "SECS", "bound on each operation (default 30)" },
 	{ "json", 0, O_JSON, NULL, "print one JSON document instead of the transcript" },
 	{ "no-color", 0, O_NO_COLOR, NULL, "no colours even on a terminal" },
+	{ "relay-test", 0, O_RELAY_TEST, NULL, "try to relay to an outside recipient, with "
+	  "routing tricks (no DATA)" },
+	{ "relay-domain", 1, O_RELAY_DOMAIN, "D", "the server's mail domain for the tricks "
+	  "(default: TARGET, or the banner's name)" },
+	{ "smuggling-test", 0, O_SMUGGLING_TEST, NULL, "SMTP smuggling with fake ends of data "
+	  "(needs --from, --to)" },
+	{ "starttls-injection", 0, O_STARTTLS_INJECTION, NULL, "STARTTLS and NOOP in one write: "
+	  "no reply allowed (CVE-2011-0411)" },
+	{ "interactive", 0, O_INTERACTIVE, NULL, "-i: type the session yourself, every reply "
+	  "explained" },
 	{ "help", 0, O_HELP, NULL, "this text" },
 };
 #define NOPTS (sizeof(optdefs) / sizeof(optdefs[0]))
@@ -158,6 +174,7 @@ static const struct optdef {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: mailport probe TARGET [options]\n"
+		   "       mailport probe -i TARGET [--port N] [--tls] [--ca FILE] [--helo NAME]\n"
 		   "TARGET: a domain (its MX hosts are tried in order), host, host:port, [host],\n"
 		   "        ip, [ip]:port\n");
 	for (size_t i = 0; i < NOPTS; i++) {
@@ -168,7 +185,8 @@ static void usage(FILE *f)
 		fprintf(f, "  %-22s %s\n", left, optdefs[i].help);
 	}
 	fprintf(f, "exit: 0 ok, 2 usage, 3 DNS, 4 connect, 5 no 220, 6 EHLO/HELO refused, 7 TLS,\n"
-		   "      8 AUTH, 9 MAIL, 10 RCPT, 11 DATA, 12 open relay, 13 protocol error\n");
+		   "      8 AUTH, 9 MAIL, 10 RCPT, 11 DATA, 12 open relay, smuggling or STARTTLS\n"
+		   "      injection found, 13 protocol error\n");
 }
 
 /* bad - a usage error */
@@ -276,9 +294,36 @@ static int set_opt(struct opts *o, int id, const char *arg)
 		return 0;
 	case O_JSON: o->json = 1; return 0;
 	case O_NO_COLOR: o->no_color = 1; return 0;
+	case O_RELAY_TEST: o->checks |= CHECK_RELAY; return 0;
+	case O_RELAY_DOMAIN:
+		if (!arg[0] || strpbrk(arg, "@<>\"\\ ") || wire_safe(arg, "--relay-domain") < 0)
+			return bad("--relay-domain wants a domain name: %s", arg);
+		o->relay_domain = arg;
+		return 0;
+	case O_SMUGGLING_TEST: o->checks |= CHECK_SMUGGLING; return 0;
+	case O_STARTTLS_INJECTION: o->checks |= CHECK_INJECTION; return 0;
+	case O_INTERACTIVE: o->interactive = 1; return 0;
 	default:
 		return -1;
 	}
+}
+
+/* check_opts - -i and the checks against the rest: the checks send no
+ * mail of their own through the normal steps, which stop after AUTH */
+static int check_opts(struct opts *o)
+{
+	if (o->interactive && (o->json || o->checks || o->quit_after || o->to.n || o->from ||
+			       o->auth_user))
+		return bad("-i is a session you type: no --json, checks, --quit-after, --from, "
+			   "--to or --auth (type AUTH PLAIN or AUTH LOGIN)");
+	if ((o->checks & CHECK_SMUGGLING) && (!o->from || !o->to.n))
+		return bad("--smuggling-test needs --from and --to (a sender and a recipient the "
+			   "server accepts: it sends test messages)");
+	if (o->checks && o->data_file)
+		return bad("the checks send no --data");
+	if (o->checks && (o->quit_after == STOP_NONE || o->quit_after > STOP_AUTH))
+		o->quit_after = STOP_AUTH;
+	return 0;
 }
 
 /* parse_opts - the command line into o; 0, 1 for --help, -1 on error */
@@ -295,9 +340,11 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	memset(&lo[NOPTS], 0, sizeof(lo[NOPTS]));
 	optind = 1;
 	opterr = 1;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hi", lo, NULL)) != -1) {
 		if (c == 'h' || c == O_HELP)
 			return 1;
+		if (c == 'i')
+			c = O_INTERACTIVE;
 		if (c == '?' || set_opt(o, c, optarg) < 0)
 			return -1;
 	}
@@ -317,7 +364,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		return bad("a message or RCPT parameters need --to");
 	if (o->data_file && (o->body || o->subject || o->headers.n))
 		return bad("--data sends the file as it is: no --body, --subject or --header");
-	return 0;
+	return check_opts(o);
 }
 
 /* --------------------------------------------------------------- secrets */
@@ -732,6 +779,8 @@ struct probe {
 	struct sess_step *rcpt_first_bad;
 	int aborted;			/* closed to drop a half-sent transaction */
 	enum stop stopped;		/* --quit-after that took effect */
+	int checks_ran;			/* checks.c ran (checks holds them) */
+	struct check_result checks;
 	int exit;
 	const char *exit_stage;		/* the stage that decided the exit */
 };
@@ -1744,7 +1793,7 @@ static const char *exit_text(int code)
 	case PROBE_EXIT_MAIL: return "MAIL refused";
 	case PROBE_EXIT_RCPT: return "RCPT refused";
 	case PROBE_EXIT_DATA: return "DATA refused";
-	case PROBE_EXIT_RELAY: return "open relay found";
+	case PROBE_EXIT_RELAY: return "open relay, smuggling or STARTTLS injection found";
 	case PROBE_EXIT_PROTOCOL: return "protocol error";
 	default: return "?";
 	}
@@ -1753,7 +1802,7 @@ static const char *exit_text(int code)
 /* The answers to the seeds' questions, for the text and the JSON. */
 struct summary {
 	char up[512], blocked[512], supports[1024], tls[1024], name[1200], auth[300];
-	char accept[900], relay[200];
+	char accept[900], relay[420], smuggling[420], injection[420];
 	int up_b, blocked_b, accept_b, sender_b, message_b;	/* -1: null */
 };
 
@@ -1849,7 +1898,7 @@ static void sum_tls(const struct probe *p, struct summary *s)
 			 t->days_left < 0 ? ", EXPIRED" : "");
 	else if (p->tls_refused)
 		snprintf(s->tls, sizeof(s->tls), "STARTTLS offered but refused");
-	else if (p->exit == PROBE_EXIT_TLS)
+	else if (p->exit == PROBE_EXIT_TLS && !p->checks_ran)
 		snprintf(s->tls, sizeof(s->tls), "failed (see above)");
 	else if (p->esmtp && !p->starttls_offered)
 		snprintf(s->tls, sizeof(s->tls), "not offered: mail to this server travels "
@@ -1953,6 +2002,18 @@ static void sum_accept(const struct probe *p, struct summary *s)
 		 "message did not get through", p->rcpt_ok, p->rcpt_ok == 1 ? "" : "s");
 }
 
+/* sum_check - one check's answer */
+static void sum_check(const struct probe *p, const struct check_outcome *o, const char *opt,
+		      char *out, size_t n)
+{
+	if (o->ran)
+		snprintf(out, n, "%s", o->text);
+	else if (p->o.checks && p->exit && !p->checks_ran)
+		snprintf(out, n, "not tested: the probe stopped before (%s)", opt);
+	else
+		snprintf(out, n, "not tested (%s)", opt);
+}
+
 /* summarize - every answer */
 static void summarize(const struct probe *p, struct summary *s)
 {
@@ -1962,6 +2023,13 @@ static void summarize(const struct probe *p, struct summary *s)
 	sum_tls(p, s);
 	sum_name(p, s);
 	sum_accept(p, s);
+	if (p->checks_ran && !p->mail)
+		snprintf(s->accept, sizeof(s->accept), "not tested: the checks ran instead");
+	sum_check(p, &p->checks.relay, "--relay-test", s->relay, sizeof(s->relay));
+	sum_check(p, &p->checks.smuggling, "--smuggling-test", s->smuggling,
+		  sizeof(s->smuggling));
+	sum_check(p, &p->checks.injection, "--starttls-injection", s->injection,
+		  sizeof(s->injection));
 }
 
 /* print_summary - the summary as text */
@@ -1983,6 +2051,10 @@ static void print_summary(struct probe *p, const struct summary *s)
 		sess_print_escaped(f, rows[i][1], strlen(rows[i][1]));
 		fputc('\n', f);
 	}
+	if (p->o.checks & CHECK_SMUGGLING)
+		fprintf(f, "   %-20s %s\n", "SMTP smuggling", s->smuggling);
+	if (p->o.checks & CHECK_INJECTION)
+		fprintf(f, "   %-20s %s\n", "STARTTLS injection", s->injection);
 	fprintf(f, "   %-20s exit %d: %s%s%s%s\n", "result", p->exit, exit_text(p->exit),
 		 p->exit && p->exit_stage ? " (stopped at: " : "", p->exit && p->exit_stage ?
 		 p->exit_stage : "", p->exit && p->exit_stage ? ")" : "");
@@ -2059,7 +2131,10 @@ static void json_summary(buf_t *b, const struct probe *p, const struct summary *
 		   p->rcpt_bad);
 	json_tri(b, "would_accept", s->accept_b);
 	json_tri(b, "message_accepted", s->message_b);
-	buf_puts(b, ",\"open_relay\":null");
+	json_tri(b, "open_relay", p->checks.relay.ran ? p->checks.relay.found : -1);
+	json_tri(b, "smuggling", p->checks.smuggling.ran ? p->checks.smuggling.found : -1);
+	json_tri(b, "starttls_injection", p->checks.injection.ran ? p->checks.injection.found :
+		 -1);
 	json_kv(b, "stopped_after", p->stopped ? stop_names[p->stopped] : NULL);
 	buf_puts(b, ",\"answers\":{\"up\":");
 	json_cstr(b, s->up);
@@ -2070,6 +2145,8 @@ static void json_summary(buf_t *b, const struct probe *p, const struct summary *
 	json_kv(b, "auth", s->auth);
 	json_kv(b, "would_accept", s->accept);
 	json_kv(b, "open_relay", s->relay);
+	json_kv(b, "smuggling", s->smuggling);
+	json_kv(b, "starttls_injection", s->injection);
 	buf_puts(b, "}}");
 }
 
@@ -2103,6 +2180,11 @@ static void print_json(const struct probe *p, const struct summary *s)
 	}
 	buf_puts(&b, "},\"tls\":");
 	sess_json_tls(&b, &p->s.tls);
+	buf_puts(&b, ",\"checks\":");
+	if (p->checks_ran)
+		checks_json(&p->checks, &b);
+	else
+		buf_puts(&b, "null");
 	buf_puts(&b, ",\"summary\":");
 	json_summary(&b, p, s);
 	buf_printf(&b, ",\"exit\":%d", p->exit);
@@ -2162,6 +2244,56 @@ static void run(struct probe *p, const char *pw, const buf_t *raw)
 		return;
 	}
 	message(p, raw);
+}
+
+/* run_checks - the checks (checks.c) on the address that answered, with
+ * the probe's settings; a finding or a failure decides the exit status */
+static void run_checks(struct probe *p)
+{
+	struct check_conf c;
+
+	memset(&c, 0, sizeof(c));
+	c.which = p->o.checks;
+	c.addr = (const struct sockaddr *)&p->s.peer;
+	c.addrlen = p->s.peer_len;
+	c.label = p->at ? p->at->name : p->s.peer_text;
+	c.helo = p->helo;
+	c.from = p->from;
+	c.to = p->o.to.v;
+	c.nto = p->o.to.n;
+	c.domain = p->o.relay_domain ? p->o.relay_domain : p->kind == T_DOMAIN ? p->host :
+		   p->banner_name[0] ? p->banner_name : NULL;
+	c.timeout_ms = p->o.timeout * 1000;
+	c.implicit_tls = p->o.tls;
+	c.starttls = p->o.starttls;
+	tls_conf(p, &c.tls);
+	c.hooks = p->s.hooks;
+	c.out = p->o.json ? NULL : stdout;
+	c.color = p->pr.color;
+	checks_run(&c, &p->checks);
+	p->checks_ran = 1;
+	if (p->checks.exit)
+		set_exit(p, p->checks.exit, p->checks.stage);
+}
+
+/* interactive - `probe -i`: resolve and connect as the probe does, then
+ * hand the connection to interactive.c; the exit status */
+static int interactive(struct probe *p)
+{
+	struct inter_conf ic;
+
+	if (resolve(p))
+		return PROBE_EXIT_DNS;
+	if (connect_walk(p))
+		return p->exit;
+	if (p->o.tls && implicit_tls(p))
+		return p->exit;
+	helo_literal(p);
+	memset(&ic, 0, sizeof(ic));
+	ic.helo = p->helo;
+	tls_conf(p, &ic.tls);
+	ic.pr = &p->pr;
+	return interactive_run(&p->s, &ic);
 }
 
 /* defaults - the EHLO name and the sender when not given */
@@ -2245,9 +2377,20 @@ int probe_main(int argc, char **argv)
 		return PROBE_EXIT_USAGE;
 	}
 	setup_output(p);
+	if (p->o.interactive) {
+		rc = interactive(p);
+		sess_printer_free(&p->pr);
+		sess_free(&p->s);
+		pdns_close(&p->dns);
+		buf_free(&raw);
+		free(p);
+		return rc;
+	}
 	run(p, pw, &raw);
 	sasl_wipe(pw, sizeof(pw));
 	sess_close(&p->s);
+	if (p->o.checks && !p->exit && p->connected)
+		run_checks(p);
 	summarize(p, &sum);
 	if (p->o.json)
 		print_json(p, &sum);
@@ -2255,6 +2398,8 @@ int probe_main(int argc, char **argv)
 		print_summary(p, &sum);
 	fflush(stdout);
 	rc = p->exit;
+	if (p->checks_ran)
+		checks_free(&p->checks);
 	clear_ext(p);
 	sess_printer_free(&p->pr);
 	sess_free(&p->s);

@@ -21,7 +21,8 @@
  * Results come back to the loop thread through an event made active by the
  * workers; every callback and timer runs on the loop thread.
  * Locks: q->mu guards the completion list and the shared
- * fields of every qmsg; q->qid_mu the qid clock; q->st_mu the counter.
+ * fields of every qmsg; q->qid_mu the qid clock; q->st_mu the counter;
+ * q->sync_mu the group commit of queue/ (never held with another).
  * Lock order: q->mu, then the pool's lock (workpool_post) or libevent's
  * base lock (event_active).
  *
@@ -116,6 +117,14 @@ struct queue {
 
 	pthread_mutex_t st_mu;
 	unsigned long long committed;	/* q->st_mu */
+
+	/* group commit of queue/ (dir_sync), all under sync_mu */
+	pthread_mutex_t sync_mu;
+	pthread_cond_t sync_cond;
+	unsigned long long sync_req;	/* directory changes waiting for a sync */
+	unsigned long long sync_done;	/* covered by a finished sync */
+	int syncing;			/* a thread is in fsync(queue/) */
+	int sync_err;			/* a sync failed: sticky (errno) */
 
 	pthread_mutex_t qid_mu;
 	unsigned long long last_us;
@@ -369,6 +378,47 @@ static void msg_write_io(struct queue *q, struct qmsg *m)
 		m->werr = errno;
 }
 
+/* dir_sync - make a rename or unlink in queue/ done before the call
+ * durable: fsync(queue/), shared by every caller waiting at the time
+ * (group commit: while one thread syncs, the changes made meanwhile wait
+ * and the next single sync covers them all).  A failed sync is sticky:
+ * nothing later is reported durable (a directory that cannot be synced
+ * is no place to acknowledge mail in). */
+static int dir_sync(struct queue *q)
+{
+	unsigned long long mine, target;
+	int rc;
+
+	pthread_mutex_lock(&q->sync_mu);
+	mine = ++q->sync_req;
+	while (q->sync_done < mine && !q->sync_err) {
+		if (q->syncing) {
+			pthread_cond_wait(&q->sync_cond, &q->sync_mu);
+			continue;
+		}
+		q->syncing = 1;
+		target = q->sync_req;	/* every change made up to now */
+		pthread_mutex_unlock(&q->sync_mu);
+		rc = fsync(q->q_fd) < 0 ? errno : 0;
+		pthread_mutex_lock(&q->sync_mu);
+		q->syncing = 0;
+		if (rc) {
+			q->sync_err = rc;
+			log_err("queue dir=queue status=error reason=\"fsync: %s\"", strerror(rc));
+		} else {
+			q->sync_done = target;
+		}
+		pthread_cond_broadcast(&q->sync_cond);
+	}
+	rc = q->sync_done >= mine ? 0 : q->sync_err;
+	pthread_mutex_unlock(&q->sync_mu);
+	if (rc) {
+		errno = rc;
+		return -1;
+	}
+	return 0;
+}
+
 /* msg_drop_file - close and remove incoming/<qid> if we created it */
 static void msg_drop_file(struct queue *q, struct qmsg *m)
 {
@@ -402,7 +452,7 @@ static enum qstatus msg_commit_io(struct queue *q, struct qmsg *m, int bad)
 		unlinkat(q->in_fd, m->qid, 0);
 		return errno_status(m->werr);
 	}
-	if (fsync(q->q_fd) < 0) {
+	if (dir_sync(q) < 0) {
 		m->werr = errno;
 		unlinkat(q->q_fd, m->qid, 0);
 		return errno_status(m->werr);
@@ -760,7 +810,7 @@ int store_append(struct queue *q, const char *qid, const buf_t *records)
 	if (fd < 0)
 		return -1;
 	if (write_all(fd, records->data, records->len) < 0 || fdatasync(fd) < 0 ||
-	    (created && fsync(q->q_fd) < 0))
+	    (created && dir_sync(q) < 0))
 		rc = -1;
 	close(fd);
 	return rc;
@@ -775,8 +825,7 @@ int store_remove(struct queue *q, const char *qid)
 		return -1;
 	done_name(qid, name);
 	unlinkat(q->q_fd, name, 0);
-	fsync(q->q_fd);
-	return 0;
+	return dir_sync(q);
 }
 
 /* store_add - write a whole message as a commit does */
@@ -801,7 +850,7 @@ int store_add(struct queue *q, struct envelope *env, const void *msg, size_t len
 	if (fd >= 0 && close(fd) < 0)
 		rc = -1;
 	if (rc == 0 && (rename_noreplace(q->in_fd, env->qid, q->q_fd, env->qid) < 0 ||
-			fsync(q->q_fd) < 0))
+			dir_sync(q) < 0))
 		rc = -1;
 	if (rc < 0 && fd >= 0) {
 		unlinkat(q->in_fd, env->qid, 0);
@@ -1046,6 +1095,8 @@ static struct queue *queue_init(struct event_base *base,
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_cond_init(&q->cond, NULL);
 	pthread_mutex_init(&q->st_mu, NULL);
+	pthread_mutex_init(&q->sync_mu, NULL);
+	pthread_cond_init(&q->sync_cond, NULL);
 	pthread_mutex_init(&q->qid_mu, NULL);
 	q->hostname = strdup(o->hostname && *o->hostname ? o->hostname
 							     : "localhost");
@@ -1141,6 +1192,8 @@ void queue_free(struct queue *q)
 	pthread_mutex_destroy(&q->mu);
 	pthread_cond_destroy(&q->cond);
 	pthread_mutex_destroy(&q->st_mu);
+	pthread_mutex_destroy(&q->sync_mu);
+	pthread_cond_destroy(&q->sync_cond);
 	pthread_mutex_destroy(&q->qid_mu);
 	free(q->hostname);
 	free(q);

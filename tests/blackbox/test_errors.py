@@ -1,5 +1,5 @@
-"""test_errors - error counting of issue 6 (/work/notes/issue6-spec.md,
-"Error counting"): max_errors counts protocol errors only and starts again
+"""test_errors - error counting of issue 6 (README "Limits" under "Replies",
+the limits paragraph): max_errors counts protocol errors only and starts again
 after every accepted message; rejected recipients (550 5.1.1, 550 5.1.3,
 550 5.7.1, 452 4.5.3) go to their own per-session counter, also reset by
 an accepted message, with a growing delay from the

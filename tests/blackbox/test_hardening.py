@@ -1,4 +1,4 @@
-"""test_hardening - the smaller fixes of issue 6 (/work/notes/issue6-spec.md):
+"""test_hardening - the smaller fixes of issue 6 (README):
 
   BDAT over max_message_size: the crossing chunk and later non-LAST chunks
       are read, dropped and answered "250 2.0.0 <n> octets received", the

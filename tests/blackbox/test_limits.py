@@ -61,7 +61,7 @@ class RecipientLimitTests(MailportTest):
         max_recipients, each one a rejected recipient (not a protocol error:
         max_errors = 3 plays no part), 421 at max_rcpt_rejects (1000; the
         delay is set beyond it so the test stays fast), the rest discarded;
-        the server stays fine (issue 6 spec, "Error counting")"""
+        the server stays fine (README, "Replies" limits)"""
         s = self.server(max_recipients=5, max_errors=3, max_rcpt_rejects=1000,
                         rcpt_reject_delay_after=1000)
         c = s.session()
@@ -104,7 +104,7 @@ class ErrorLimitTests(MailportTest):
         self.assertClosed(c)
 
     def test_protocol_errors_count(self):
-        """issue 6 spec: max_errors counts protocol errors (500, 501, 555,
+        """README: max_errors counts protocol errors (500, 501, 555,
         503, ...); a rejected recipient (550 5.7.1) is not one"""
         s = self.server(max_errors=4, networks="")
         c = s.session()

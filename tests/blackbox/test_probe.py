@@ -14,7 +14,7 @@ Every run gets "--dns" (NO_DNS when the test gives none), so no test ever
 asks the machine's resolver.  Output assertions use LC_ALL=C (ASCII "x")
 unless a test checks the UTF-8 mark.
 
-The exit statuses (issue 8 spec): 0 ok, 2 usage, 3 DNS, 4 connect, 5 no
+The exit statuses (README, "Testing a mail server"): 0 ok, 2 usage, 3 DNS, 4 connect, 5 no
 220, 6 EHLO+HELO refused, 7 TLS, 8 AUTH, 9 MAIL, 10 RCPT, 11 DATA, 12 open
 relay (checks.c, not here), 13 protocol error.
 """

@@ -1,4 +1,4 @@
-"""test_seeds - the telnet sessions of /work/shared/seeds/ replayed verbatim
+"""test_seeds - the telnet sessions of the seed how-to documents replayed verbatim
 (raw bytes, CRLF as telnet sends them), addresses adapted to the local
 domains, checked against the README reply table and the Maildir.
 """
@@ -134,7 +134,7 @@ class SeedTests(MailportTest):
         Unrecognized command, Send hello first, Need mail command, Need rcpt
         command, Invalid arguments, Unable to relay (Unrecognized parameter
         is 555 in the README, not the seed's 501), Too many errors (protocol
-        errors only: the relay denial does not count, issue 6 spec)"""
+        errors only: the relay denial does not count, README)"""
         s = self.server(networks="", max_errors=8)
         c = s.client()
         self.assertCmd(c, b"mail from:elvis@graceland.com", 503, R_HELLO_FIRST)

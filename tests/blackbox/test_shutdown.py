@@ -1,4 +1,4 @@
-"""test_shutdown - the hard paths of a stop (issue 6 spec, "Shutdown" and
+"""test_shutdown - the hard paths of a stop (README, "Commands" signals and
 "Logs"):
 
   - SIGHUP immediately followed by SIGTERM (a reload still running on its

@@ -34,6 +34,7 @@
 #include "ctl/request.h"
 #include "util/buf.h"
 #include "util/jsonparse.h"
+#include "util/log.h"
 
 #define CONNECT_TIMEOUT 10	/* seconds */
 #define REPLY_TIMEOUT 120	/* seconds without a byte of the reply */
@@ -51,19 +52,6 @@ struct qopts {
 	int nwords;
 	struct ctl_req req;
 };
-
-/* say - one "mailport queue: ..." line on stderr */
-__attribute__((format(printf, 1, 2)))
-static void say(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("mailport queue: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 /* usage - the synopsis on f; EX_USAGE (0 for --help) */
 static int usage(FILE *f, int rc)
@@ -108,12 +96,12 @@ static int one_option(int argc, char **argv, int *i, struct qopts *o)
 	else if (n == 8 && strncmp(a, "--domain", 8) == 0)
 		o->domain = take_value(argc, argv, i, eq);
 	else {
-		say("unknown option %s", a);
+		log_cli("queue", "unknown option %s", a);
 		return EX_USAGE;
 	}
 	if ((strcmp(a, "-c") == 0 && !o->config) ||
 	    (n == 8 && strncmp(a, "--domain", 8) == 0 && !o->domain)) {
-		say("option %.*s needs a value", (int)n, a);
+		log_cli("queue", "option %.*s needs a value", (int)n, a);
 		return EX_USAGE;
 	}
 	return 0;
@@ -135,14 +123,14 @@ static int parse_args(int argc, char **argv, struct qopts *o)
 			if (one_option(argc, argv, &i, o) != 0)
 				return EX_USAGE;
 		} else if (o->nwords == 2) {
-			say("too many arguments");
+			log_cli("queue", "too many arguments");
 			return EX_USAGE;
 		} else {
 			o->words[o->nwords++] = a;
 		}
 	}
 	if (o->config && o->defaults) {
-		say("-c and --defaults exclude each other");
+		log_cli("queue", "-c and --defaults exclude each other");
 		return EX_USAGE;
 	}
 	return 0;
@@ -160,7 +148,7 @@ static int find_verb(const char *w, enum ctl_verb *v)
 			*v = all[i];
 			return 0;
 		}
-	say("unknown command %s", w);
+	log_cli("queue", "unknown command %s", w);
 	return EX_USAGE;
 }
 
@@ -173,17 +161,17 @@ static int build_request(struct qopts *o)
 
 	memset(r, 0, sizeof(*r));
 	if (o->nwords == 0) {
-		say("no command given");
+		log_cli("queue", "no command given");
 		return EX_USAGE;
 	}
 	if (find_verb(o->words[0], &r->verb) != 0)
 		return EX_USAGE;
 	if (id && !ctl_qid_ok(id)) {
-		say("malformed queue id: %s", id);	/* argv: the user's own text */
+		log_cli("queue", "malformed queue id: %s", id);	/* argv: the user's own text */
 		return EX_USAGE;
 	}
 	if (o->domain && !ctl_domain_ok(o->domain)) {
-		say("malformed domain: %s", o->domain);
+		log_cli("queue", "malformed domain: %s", o->domain);
 		return EX_USAGE;
 	}
 	if (id)
@@ -192,7 +180,7 @@ static int build_request(struct qopts *o)
 		snprintf(r->domain, sizeof(r->domain), "%s", o->domain);
 	r->all = o->all;
 	if (ctl_req_format(r, line, sizeof(line)) < 0) {
-		say("wrong arguments for %s", o->words[0]);
+		log_cli("queue", "wrong arguments for %s", o->words[0]);
 		return EX_USAGE;
 	}
 	return 0;
@@ -279,7 +267,7 @@ static int open_socket(const struct config *cfg, int *rc)
 	sun.sun_family = AF_UNIX;
 	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", cfg->spool, CTL_SOCKET_NAME);
 	if (n < 0 || (size_t)n >= sizeof(sun.sun_path)) {
-		say("%s/%s: path too long for a socket", cfg->spool, CTL_SOCKET_NAME);
+		log_cli("queue", "%s/%s: path too long for a socket", cfg->spool, CTL_SOCKET_NAME);
 		*rc = EX_CONFIG;
 		return -1;
 	}
@@ -287,17 +275,17 @@ static int open_socket(const struct config *cfg, int *rc)
 	if (fd >= 0)
 		return fd;
 	if (errno == ENOENT || errno == ECONNREFUSED) {
-		say("no daemon answers on %s (is mailport serve running?)", sun.sun_path);
+		log_cli("queue", "no daemon answers on %s (is mailport serve running?)", sun.sun_path);
 		*rc = EX_UNAVAILABLE;
 	} else if (errno == EACCES || errno == EPERM) {
-		say("permission denied on %s (only root and the mail user %s may use it)",
+		log_cli("queue", "permission denied on %s (only root and the mail user %s may use it)",
 		    sun.sun_path, cfg->user);
 		*rc = EX_NOPERM;
 	} else if (errno == ETIMEDOUT) {
-		say("the daemon on %s does not accept connections (timeout)", sun.sun_path);
+		log_cli("queue", "the daemon on %s does not accept connections (timeout)", sun.sun_path);
 		*rc = EX_TEMPFAIL;
 	} else {
-		say("cannot connect to %s: %s", sun.sun_path, strerror(errno));
+		log_cli("queue", "cannot connect to %s: %s", sun.sun_path, strerror(errno));
 		*rc = EX_UNAVAILABLE;
 	}
 	return -1;
@@ -334,11 +322,11 @@ static int read_reply(int fd, buf_t *b)
 
 		if (r > 0) {
 			if (b->len + (size_t)r > REPLY_MAX) {
-				say("the reply is too long (over %u bytes)", REPLY_MAX);
+				log_cli("queue", "the reply is too long (over %u bytes)", REPLY_MAX);
 				return EX_PROTOCOL;
 			}
 			if (buf_append(b, chunk, (size_t)r) < 0) {
-				say("out of memory");
+				log_cli("queue", "out of memory");
 				return EX_OSERR;
 			}
 			continue;
@@ -348,11 +336,11 @@ static int read_reply(int fd, buf_t *b)
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN) {
-			say("reading the reply: %s", strerror(errno));
+			log_cli("queue", "reading the reply: %s", strerror(errno));
 			return EX_PROTOCOL;
 		}
 		if (wait_fd(fd, POLLIN, REPLY_TIMEOUT * 1000LL) <= 0) {
-			say("no reply from the daemon within %d seconds", REPLY_TIMEOUT);
+			log_cli("queue", "no reply from the daemon within %d seconds", REPLY_TIMEOUT);
 			return EX_TEMPFAIL;
 		}
 	}
@@ -513,7 +501,7 @@ static int print_list(const struct jv *root)
 	size_t i, held = 0;
 
 	if (!msgs || msgs->type != JV_ARRAY) {
-		say("malformed reply from the daemon: no message list");
+		log_cli("queue", "malformed reply from the daemon: no message list");
 		return EX_PROTOCOL;
 	}
 	jv_int(root, "now", &now);
@@ -543,7 +531,7 @@ static int print_show(const struct jv *root)
 
 	body = jv_get(m, "message");
 	if (!m || m->type != JV_OBJECT || !body || body->type != JV_STRING) {
-		say("malformed reply from the daemon: no message");
+		log_cli("queue", "malformed reply from the daemon: no message");
 		return EX_PROTOCOL;
 	}
 	jv_int(root, "now", &now);
@@ -622,16 +610,16 @@ static int show_reply(const struct qopts *o, const buf_t *reply)
 	int ok, rc;
 
 	if (reply->len == 0) {
-		say("the daemon closed the connection without a reply");
+		log_cli("queue", "the daemon closed the connection without a reply");
 		return EX_PROTOCOL;
 	}
 	if (jv_parse(reply->data, reply->len, &root, err, sizeof(err)) < 0) {
-		say("malformed reply from the daemon (%s)", err);
+		log_cli("queue", "malformed reply from the daemon (%s)", err);
 		return EX_PROTOCOL;
 	}
 	ok = jv_bool(root, "ok");
 	if (ok < 0) {
-		say("malformed reply from the daemon (no \"ok\")");
+		log_cli("queue", "malformed reply from the daemon (no \"ok\")");
 		jv_free(root);
 		return EX_PROTOCOL;
 	}
@@ -667,7 +655,7 @@ static struct config *load_settings(const struct qopts *o)
 		if (err.len)
 			fputs(err.data, stderr);
 		else
-			say("cannot load the configuration %s", config_name(path));
+			log_cli("queue", "cannot load the configuration %s", config_name(path));
 	}
 	buf_free(&err);
 	return c;
@@ -702,7 +690,7 @@ int queuecmd_main(int argc, char **argv)
 
 		rc = read_reply(fd, &reply);	/* a refusal may be there already */
 		if (rc == 0 && reply.len == 0) {
-			say("sending the request: %s", strerror(e));
+			log_cli("queue", "sending the request: %s", strerror(e));
 			rc = EX_PROTOCOL;
 		}
 	} else {

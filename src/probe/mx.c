@@ -140,19 +140,6 @@ struct mxopts {
 	int timeout_s;
 };
 
-/* say - one "mailport mx: ..." line on stderr */
-__attribute__((format(printf, 1, 2)))
-static void say(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("mailport mx: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 /* usage - the synopsis on f; rc */
 static int usage(FILE *f, int rc)
 {
@@ -208,7 +195,7 @@ static int one_option(int argc, char **argv, int *i, struct mxopts *o)
 	if (n == 5 && strncmp(a, "--dns", 5) == 0) {
 		v = take_value(argc, argv, i, eq);
 		if (!v || !*v) {
-			say("--dns needs a value (HOST:PORT)");
+			log_cli("mx", "--dns needs a value (HOST:PORT)");
 			return MX_EXIT_USAGE;
 		}
 		o->servers = v;
@@ -217,13 +204,13 @@ static int one_option(int argc, char **argv, int *i, struct mxopts *o)
 	if (n == 9 && strncmp(a, "--timeout", 9) == 0) {
 		v = take_value(argc, argv, i, eq);
 		if (!v || (o->timeout_s = parse_timeout(v)) < 0) {
-			say("--timeout needs whole seconds from 1 to %d",
+			log_cli("mx", "--timeout needs whole seconds from 1 to %d",
 			    MX_TIMEOUT_MAX);
 			return MX_EXIT_USAGE;
 		}
 		return 0;
 	}
-	say("unknown option %.*s", (int)(n > 40 ? 40 : n), a);
+	log_cli("mx", "unknown option %.*s", (int)(n > 40 ? 40 : n), a);
 	return MX_EXIT_USAGE;
 }
 
@@ -243,14 +230,14 @@ static int parse_args(int argc, char **argv, struct mxopts *o)
 			if ((rc = one_option(argc, argv, &i, o)) != 0)
 				return rc;
 		} else if (o->domain) {
-			say("one domain only");
+			log_cli("mx", "one domain only");
 			return MX_EXIT_USAGE;
 		} else {
 			o->domain = a;
 		}
 	}
 	if (!o->domain) {
-		say("which domain?");
+		log_cli("mx", "which domain?");
 		return MX_EXIT_USAGE;
 	}
 	return 0;
@@ -515,7 +502,7 @@ static int run(struct mxrun *r, const char *servers)
 
 	r->base = event_base_new();
 	if (!r->base) {
-		say("cannot create an event base");
+		log_cli("mx", "cannot create an event base");
 		return -1;
 	}
 	dns_conf_init(&c);
@@ -524,7 +511,7 @@ static int run(struct mxrun *r, const char *servers)
 	buf_init(&err);
 	r->d = dns_new(r->base, &c, &err);
 	if (!r->d) {
-		say("%s%s", servers ? "--dns: " : "",
+		log_cli("mx", "%s%s", servers ? "--dns: " : "",
 		    err.data ? err.data : "cannot start the resolver");
 		buf_free(&err);
 		event_base_free(r->base);
@@ -533,7 +520,7 @@ static int run(struct mxrun *r, const char *servers)
 	buf_free(&err);
 	deadline = evtimer_new(r->base, on_deadline, r);
 	if (!deadline || evtimer_add(deadline, &tv) < 0) {
-		say("cannot set a timer");
+		log_cli("mx", "cannot set a timer");
 		if (deadline)
 			event_free(deadline);
 		dns_free(r->d);
@@ -992,7 +979,7 @@ static int report(struct mxrun *r, const struct mxopts *o, enum mx_status st,
 	if (o->json)
 		print_json(r, st, shown, expl.data, &notes);
 	else if (st == MX_BADNAME)
-		say("%s", expl.data);
+		log_cli("mx", "%s", expl.data);
 	else
 		print_text(r, st, expl.data, &notes);
 	buf_free(&expl);
@@ -1017,7 +1004,7 @@ int mx_main(int argc, char **argv)
 		return usage(stderr, rc);
 	r = calloc(1, sizeof(*r));
 	if (!r) {
-		say("out of memory");
+		log_cli("mx", "out of memory");
 		return MX_EXIT_TEMP;
 	}
 	r->timeout_s = o.timeout_s;

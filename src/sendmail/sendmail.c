@@ -82,6 +82,7 @@
 #include "msg/outbound.h"
 #include "msg/rfc5322.h"
 #include "smtp/client.h"
+#include "util/log.h"
 
 #define HDR_MAX (1024 * 1024)		/* header section kept for -t */
 #define SPOOL_MEM_MAX (64 * 1024)	/* DATA form kept in memory */
@@ -149,23 +150,10 @@ struct run {
 	struct smtpc_rcpt *rc;	/* its recipients (addresses in rcpts) */
 };
 
-/* say - one "mailport sendmail: ..." line on stderr */
-__attribute__((format(printf, 1, 2)))
-static void say(const char *fmt, ...)
-{
-	char line[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "mailport sendmail: %s\n", line);
-}
-
 /* oom - report memory exhaustion; EX_OSERR */
 static int oom(void)
 {
-	say("out of memory");
+	log_cli("sendmail", "out of memory");
 	return EX_OSERR;
 }
 
@@ -208,7 +196,7 @@ static int opt_with_value(struct sm_opts *o, char letter, const char *v)
 		return 0;
 	case 'B':
 		if (strcasecmp(v, "8BITMIME") != 0 && strcasecmp(v, "7BIT") != 0) {
-			say("-B: unknown body type (7BIT or 8BITMIME)");
+			log_cli("sendmail", "-B: unknown body type (7BIT or 8BITMIME)");
 			return EX_USAGE;
 		}
 		o->body_8bit = strcasecmp(v, "8BITMIME") == 0;
@@ -216,7 +204,7 @@ static int opt_with_value(struct sm_opts *o, char letter, const char *v)
 	case 'b':		/* -bm is the only mode */
 		if (strcmp(v, "m") == 0)
 			return 0;
-		say("-b%s is not supported", v);
+		log_cli("sendmail", "-b%s is not supported", v);
 		return EX_USAGE;
 	default:		/* -N -R -V -L -h -X -O: accepted, ignored */
 		return 0;
@@ -242,14 +230,14 @@ static int opt_cluster(int argc, char **argv, int *i, struct sm_opts *o)
 		}
 		if (!strchr("fFrCoBbNRVLhXO", c)) {
 			if (c == 'q' || c == 'I')
-				say("-%c is not supported", c);
+				log_cli("sendmail", "-%c is not supported", c);
 			else
-				say("unknown option -%c", c);
+				log_cli("sendmail", "unknown option -%c", c);
 			return EX_USAGE;
 		}
 		v = opt_value(argc, argv, i, j);
 		if (!v) {
-			say("option -%c needs a value", c);
+			log_cli("sendmail", "option -%c needs a value", c);
 			return EX_USAGE;
 		}
 		return opt_with_value(o, c, v);
@@ -294,10 +282,10 @@ static int load_config(struct run *R, const char *config_path)
 	}
 	for (line = errors.data; line && *line; line = nl ? nl + 1 : NULL) {
 		nl = strchr(line, '\n');
-		say("%.*s", nl ? (int)(nl - line) : (int)strlen(line), line);
+		log_cli("sendmail", "%.*s", nl ? (int)(nl - line) : (int)strlen(line), line);
 	}
 	if (errors.len == 0)
-		say("cannot load the configuration %s", config_name(path));
+		log_cli("sendmail", "cannot load the configuration %s", config_name(path));
 	buf_free(&errors);
 	return EX_CONFIG;
 }
@@ -362,18 +350,18 @@ static int make_sender(struct run *R)
 		R->sender = one_address(s, R->cfg->hostname);
 		if (R->sender)
 			return 0;
-		say("bad sender address: %s", s);
+		log_cli("sendmail", "bad sender address: %s", s);
 		return EX_USAGE;
 	}
 	pw = getpwuid(getuid());
 	if (!pw || !pw->pw_name || !*pw->pw_name) {
-		say("no login name for user id %u", (unsigned)getuid());
+		log_cli("sendmail", "no login name for user id %u", (unsigned)getuid());
 		return EX_OSERR;
 	}
 	R->sender = one_address(pw->pw_name, R->cfg->hostname);
 	if (R->sender)
 		return 0;
-	say("cannot make a sender address of the login name");
+	log_cli("sendmail", "cannot make a sender address of the login name");
 	return EX_OSERR;
 }
 
@@ -388,7 +376,7 @@ static int header_rcpts(struct run *R, buf_t *raw, size_t *n)
 		    !msg_field_is(&f, "Bcc"))
 			continue;
 		if (msg_parse_addresses(f.value, f.value_len, raw, n) < 0) {
-			say("bad address list in the %.*s: header",
+			log_cli("sendmail", "bad address list in the %.*s: header",
 			    (int)f.name_len, f.name);
 			return EX_DATAERR;
 		}
@@ -440,7 +428,7 @@ static int make_rcpts(struct run *R, int argc, char **argv)
 	for (i = R->o.first_rcpt; i < argc && st == 0; i++) {
 		if (msg_parse_addresses(argv[i], strlen(argv[i]), &raw,
 					     &n) < 0) {
-			say("bad recipient address: %s", argv[i]);
+			log_cli("sendmail", "bad recipient address: %s", argv[i]);
 			st = EX_USAGE;
 		}
 	}
@@ -450,7 +438,7 @@ static int make_rcpts(struct run *R, int argc, char **argv)
 		st = add_unique(R, &raw, n);
 	buf_free(&raw);
 	if (st == 0 && R->nrcpt == 0) {
-		say(R->o.extract ? "no recipient addresses found in the message "
+		log_cli("sendmail", R->o.extract ? "no recipient addresses found in the message "
 				   "header" : "no recipients given");
 		st = EX_USAGE;
 	}
@@ -539,11 +527,11 @@ static int read_header(struct run *R)
 	while ((r = header_step(R)) == 1)
 		;
 	if (r < 0) {
-		say("cannot read the message: %s", strerror(errno));
+		log_cli("sendmail", "cannot read the message: %s", strerror(errno));
 		return EX_OSERR;
 	}
 	if (R->hdr_end == HDR_TRUNC && R->o.extract) {
-		say("message header section larger than %d bytes", HDR_MAX);
+		log_cli("sendmail", "message header section larger than %d bytes", HDR_MAX);
 		return EX_DATAERR;
 	}
 	return 0;
@@ -586,7 +574,7 @@ static int spool_put(struct spool *sp, buf_t *chunk)
 		if (sp->fd < 0)
 			sp->fd = tmp_open();
 		if (sp->fd < 0 || write_all(sp->fd, chunk->data, chunk->len) < 0) {
-			say("cannot store the message in a temporary file: %s",
+			log_cli("sendmail", "cannot store the message in a temporary file: %s",
 			    strerror(errno));
 			st = EX_TEMPFAIL;
 		}
@@ -709,7 +697,7 @@ static int read_message(struct run *R)
 		if (st != 0 || R->enc.done || R->eof)
 			break;
 		if (input_fill(R) < 0) {
-			say("cannot read the message: %s", strerror(errno));
+			log_cli("sendmail", "cannot read the message: %s", strerror(errno));
 			st = EX_OSERR;
 		}
 	}
@@ -853,7 +841,7 @@ static int conn_open(struct run *R)
 		R->conn.fd = open_tcp(R, &why);
 	}
 	if (R->conn.fd < 0)
-		say("cannot connect to the mail daemon (%s)",
+		log_cli("sendmail", "cannot connect to the mail daemon (%s)",
 		    why.data ? why.data : "");
 	buf_free(&why);
 	return R->conn.fd < 0 ? EX_TEMPFAIL : 0;
@@ -1079,9 +1067,9 @@ static void say_status(const struct run *R, const char *what,
 		       const struct dstatus *st)
 {
 	if (st->remote_said)
-		say("%s: %d %s %s", what, st->code, st->enh, st->text);
+		log_cli("sendmail", "%s: %d %s %s", what, st->code, st->enh, st->text);
 	else
-		say("%s: %s", R->conn.peer, st->text);
+		log_cli("sendmail", "%s: %s", R->conn.peer, st->text);
 }
 
 /* say_job_failure - what failed the whole job, named after the command
@@ -1153,7 +1141,7 @@ static int job_outcome(struct run *R)
 		}
 	}
 	if (R->conn.failed) {
-		say("%s", R->conn.why);
+		log_cli("sendmail", "%s", R->conn.why);
 		return R->conn.failed;
 	}
 	if (wide) {
@@ -1161,11 +1149,11 @@ static int job_outcome(struct run *R)
 		return status_exit(&wide->st);
 	}
 	if (accepted == 0) {
-		say("no recipient accepted, message not sent");
+		log_cli("sendmail", "no recipient accepted, message not sent");
 		return temp ? EX_TEMPFAIL : EX_NOUSER;
 	}
 	if (accepted < R->nrcpt) {
-		say("message sent to %zu of %zu recipients", accepted, R->nrcpt);
+		log_cli("sendmail", "message sent to %zu of %zu recipients", accepted, R->nrcpt);
 		return EX_NOUSER;
 	}
 	return 0;
@@ -1248,7 +1236,7 @@ int sendmail_main(int argc, char **argv, const char *config_path)
 	run_init(R);
 	st = parse_options(argc, argv, &R->o);
 	if (st == 0 && !R->o.extract && R->o.first_rcpt >= argc) {
-		say("no recipients given");
+		log_cli("sendmail", "no recipients given");
 		st = EX_USAGE;
 	}
 	if (st == EX_USAGE)

@@ -1,6 +1,6 @@
 /* log - key=value event lines on stderr.
  *
- * Public: log_set_level, log_msg, log_escape, log_show.
+ * Public: log_set_level, log_msg, log_escape, log_show, log_cli.
  * Each line is "<ISO time> <level> <text>\n", written with a single write(2).
  */
 #include "util/log.h"
@@ -124,4 +124,17 @@ const char *log_show(char *dst, const char *s)
 	if (n > LOG_SHOW_MAX)
 		strcat(dst, "...");
 	return dst;
+}
+
+/* log_cli - a command's message for its user: "mailport <cmd>: ..." on
+ * stderr (the daemon's events go through log_msg instead) */
+void log_cli(const char *cmd, const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "mailport %s: %s\n", cmd, line);
 }

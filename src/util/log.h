@@ -34,4 +34,8 @@ char *log_escape(char *dst, const void *src, size_t n);
 #define LOG_SHOW_MAX 80
 const char *log_show(char *dst, const char *s);
 
+/* log_cli - "mailport <cmd>: <message>" on stderr, for the commands */
+__attribute__((format(printf, 2, 3)))
+void log_cli(const char *cmd, const char *fmt, ...);
+
 #endif

@@ -126,14 +126,18 @@ anvil     unix  - - n - 1 anvil
 scache    unix  - - n - 1 scache
 postlog   unix-dgram n - n - 1 postlogd
 """.format(addr=addr, port=port))
-        tc.addCleanup(self.stop)
+        # stopped before the harness removes the temp dirs (the pid file
+        # lives there): on_teardown, not addCleanup, which runs after
+        tc.on_teardown(self.stop)
         _LIVE.add(self)
+        self.pid = None
         subprocess.run([self.postfix, "-c", self.conf, "check"], capture_output=True, timeout=60)
         r = subprocess.run([self.postfix, "-c", self.conf, "start"], capture_output=True,
                            timeout=60)
         if r.returncode != 0:
             raise RuntimeError("postfix start failed: %s\n%s"
                                % (r.stderr.decode(errors="replace"), self.log_tail()))
+        self.pid = self.master_pid()  # kept: stop works even without the file
         if not wait_for(lambda: self._listening(addr, port), 20):
             raise RuntimeError("postfix not listening on %s:%d:\n%s"
                                % (addr, port, self.log_tail()))
@@ -186,8 +190,8 @@ postlog   unix-dgram n - n - 1 postlogd
 
     def stop(self):
         _LIVE.discard(self)
-        pid = self.master_pid()
-        if pid is None:
+        pid = self.master_pid() or getattr(self, "pid", None)
+        if pid is None or not os.path.isdir("/proc/%d" % pid):
             return
         subprocess.run([self.postfix, "-c", self.conf, "stop"], capture_output=True, timeout=60)
         if not wait_for(lambda: not os.path.isdir("/proc/%d" % pid), 10):

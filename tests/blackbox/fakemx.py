@@ -257,13 +257,17 @@ class FakeMX:
         return "502 5.5.2 Error: command not recognized"
 
     # -- one connection
+    def make_conn(self, sock, sess):
+        """make_conn - the connection handler (subclasses misbehave here)"""
+        return _Conn(self, sock, sess)
+
     def _serve(self, sock, peer):
         sess = Session(peer)
         with self.lock:
             self.sessions.append(sess)
             self.active += 1
             self.max_active = max(self.max_active, self.active)
-        conn = _Conn(self, sock, sess)
+        conn = self.make_conn(sock, sess)
         try:
             conn.run()
         except _Closed as e:

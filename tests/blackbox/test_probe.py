@@ -134,6 +134,31 @@ class ProbeTest(MailportTest):
 
 # ------------------------------------------------------------ against mailport
 
+    def run_pty(self, argv):
+        """run_pty - run argv on a pseudo-terminal: (exit status, output)"""
+        master, slave = pty.openpty()
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
+                             env=self.env({"TERM": "xterm"}), close_fds=True)
+        os.close(slave)
+        out = b""
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([master], [], [], 0.5)
+            if r:
+                try:
+                    d = os.read(master, 65536)
+                except OSError:
+                    break
+                if not d:
+                    break
+                out += d
+            elif p.poll() is not None:
+                break
+        p.wait(10)
+        os.close(master)
+        return p.returncode, out.decode("utf-8", "replace")
+
+
 class MailportTests(ProbeTest):
     """the probe against mailport itself"""
 
@@ -873,36 +898,13 @@ class OptionTests(ProbeTest):
         """colours on a terminal (sent cyan, 2xx green, 5xx red), none
         with --no-color or when piped"""
         self.fake(replies={"RCPT": "550 5.1.1 User unknown"})
-        out = self.run_pty([binary(), "probe", "--dns", NO_DNS, self.target(), "--to", ALICE])
+        _, out = self.run_pty([binary(), "probe", "--dns", NO_DNS, self.target(), "--to", ALICE])
         self.assertIn("\033[36m-> EHLO", out)
         self.assertIn("\033[32m<- 250", out)
         self.assertIn("\033[31m<- 550 5.1.1 User unknown", out)
-        out = self.run_pty([binary(), "probe", "--dns", NO_DNS, self.target(), "--no-color"])
+        _, out = self.run_pty([binary(), "probe", "--dns", NO_DNS, self.target(), "--no-color"])
         self.assertNotIn("\033[", out)
         self.assertNotIn("\033[", self.probe(self.target()).out)
-
-    def run_pty(self, argv):
-        master, slave = pty.openpty()
-        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
-                             env=self.env({"TERM": "xterm"}), close_fds=True)
-        os.close(slave)
-        out = b""
-        deadline = time.monotonic() + RUN_TIMEOUT
-        while time.monotonic() < deadline:
-            r, _, _ = select.select([master], [], [], 0.5)
-            if r:
-                try:
-                    d = os.read(master, 65536)
-                except OSError:
-                    break
-                if not d:
-                    break
-                out += d
-            elif p.poll() is not None:
-                break
-        p.wait(10)
-        os.close(master)
-        return out.decode("utf-8", "replace")
 
 
 # ------------------------------------------------------------------- DNS

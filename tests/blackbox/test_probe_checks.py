@@ -17,16 +17,11 @@ Exit statuses: 0 nothing found, 2 usage, 7 TLS (no STARTTLS to test), 9 MAIL
 refused, 12 a finding.  Every run gets --dns NO_DNS (test_probe.ProbeTest).
 """
 
-import os
-import pty
-import select
-import ssl
-import subprocess
 import time
 
-from fakemx import DROP, FakeMX, Session, _Closed, _Conn, server_ctx
+from fakemx import DROP, FakeMX, _Conn, server_ctx
 from harness import NO_DNS, binary
-from test_probe import RUN_TIMEOUT, ProbeTest
+from test_probe import ProbeTest
 from tlsutil import make_pki, tls_server
 
 EXIT_OK, EXIT_USAGE, EXIT_TLS, EXIT_MAIL, EXIT_FOUND = 0, 2, 7, 9, 12
@@ -84,26 +79,8 @@ class BadMX(FakeMX):
         self.lazy = lazy
         super().__init__(tc, addr, port, **kw)
 
-    def _serve(self, sock, peer):  # FakeMX._serve with _SplitConn
-        sess = Session(peer)
-        with self.lock:
-            self.sessions.append(sess)
-            self.active += 1
-            self.max_active = max(self.max_active, self.active)
-        conn = _SplitConn(self, sock, sess)
-        try:
-            conn.run()
-        except _Closed as e:
-            sess.closed = sess.closed or str(e)
-        except (OSError, ssl.SSLError) as e:
-            sess.closed = sess.closed or "error: %r" % e
-        finally:
-            try:
-                conn.sock.close()
-            except OSError:
-                pass
-            with self.lock:
-                self.active -= 1
+    def make_conn(self, sock, sess):
+        return _SplitConn(self, sock, sess)
 
 
 def rcpt_by(fn):
@@ -127,29 +104,6 @@ class ChecksTest(ProbeTest):
         mails = sum(1 for c in cmds if c.startswith("MAIL FROM:"))
         rsets = cmds.count("RSET")
         self.assertEqual(mails, rsets, cmds)
-
-    def run_pty(self, argv):
-        master, slave = pty.openpty()
-        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
-                             env=self.env({"TERM": "xterm"}), close_fds=True)
-        os.close(slave)
-        out = b""
-        deadline = time.monotonic() + RUN_TIMEOUT
-        while time.monotonic() < deadline:
-            r, _, _ = select.select([master], [], [], 0.5)
-            if r:
-                try:
-                    d = os.read(master, 65536)
-                except OSError:
-                    break
-                if not d:
-                    break
-                out += d
-            elif p.poll() is not None:
-                break
-        p.wait(10)
-        os.close(master)
-        return p.returncode, out.decode("utf-8", "replace")
 
 
 # ------------------------------------------------------------- relay test

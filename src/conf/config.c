@@ -31,6 +31,7 @@
  * CONF_MAX_ERRORS), then config_load fails.  Nothing is printed.
  */
 #include "conf/config.h"
+#include "conf/cfiles.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -156,6 +157,7 @@ enum chain { CHAIN_NONE, CHAIN_KEY, CHAIN_SKIP };
 /* The state of one config_load: file, line reader, errors, keys seen. */
 struct load {
 	struct config *c;
+	struct cfiles *src;		/* where files are read (conf/cfiles.h) */
 	const char *path;
 	buf_t *errors;
 	FILE *f;
@@ -677,7 +679,7 @@ static void load_secret(struct load *ld)
 
 	if (!c->smarthost_pwfile)
 		return;
-	f = fopen(c->smarthost_pwfile, "re");
+	f = cfiles_open(ld->src, c->smarthost_pwfile);
 	if (!f || !fgets(line, sizeof(line), f)) {
 		buf_printf(ld->errors, "%s: cannot read the smarthost password: %s\n",
 			   c->smarthost_pwfile, f ? "empty file" : strerror(errno));
@@ -1174,11 +1176,11 @@ static void load_tables(struct load *ld)
 {
 	struct config *c = ld->c;
 
-	if (c->users_path && users_load(c->users_path, &c->users,
-					ld->errors) < 0)
+	if (c->users_path && users_load_from(ld->src, c->users_path, &c->users,
+					     ld->errors) < 0)
 		ld->nerr++;
-	if (c->aliases_path && aliases_load(c->aliases_path, &c->aliases,
-					    ld->errors) < 0)
+	if (c->aliases_path && aliases_load_from(ld->src, c->aliases_path, &c->aliases,
+						 ld->errors) < 0)
 		ld->nerr++;
 	load_secret(ld);
 }
@@ -1197,7 +1199,8 @@ static void parse_file(struct load *ld)
 		error_at(ld, (unsigned long)r, "syntax error");
 }
 
-static struct config *load_config(const char *path, int tables, buf_t *errors);
+static struct config *load_config(struct cfiles *src, const char *path, int tables,
+				  buf_t *errors);
 
 /* config_locate - -c, $MAILPORT_CONFIG, the system file, the default */
 const char *config_locate(const char *given)
@@ -1224,21 +1227,29 @@ const char *config_name(const char *path)
  * lines appended to errors (which may be NULL). */
 struct config *config_load(const char *path, buf_t *errors)
 {
-	return load_config(path, 1, errors);
+	return load_config(NULL, path, 1, errors);
+}
+
+/* config_load_from - config_load through src */
+struct config *config_load_from(struct cfiles *src, const char *path, buf_t *errors)
+{
+	return load_config(src, path, 1, errors);
 }
 
 /* config_load_settings - config_load without the tables */
 struct config *config_load_settings(const char *path, buf_t *errors)
 {
-	return load_config(path, 0, errors);
+	return load_config(NULL, path, 0, errors);
 }
 
 /* load_config - the work of config_load, tables optional */
-static struct config *load_config(const char *path, int tables, buf_t *errors)
+static struct config *load_config(struct cfiles *src, const char *path, int tables,
+				  buf_t *errors)
 {
 	struct load ld;
 
 	memset(&ld, 0, sizeof(ld));
+	ld.src = src;
 	ld.path = path ? path : "(default)";
 	ld.errors = errors;
 	ld.c = config_defaults();
@@ -1251,7 +1262,7 @@ static struct config *load_config(const char *path, int tables, buf_t *errors)
 			buf_printf(errors, "%s: out of memory\n", ld.path);
 		return ld.c;
 	}
-	ld.f = fopen(path, "re");
+	ld.f = cfiles_open(src, path);
 	if (!ld.f) {
 		if (errors)
 			buf_printf(errors, "%s: cannot open: %s\n", path,
@@ -1277,17 +1288,25 @@ static struct config *load_config(const char *path, int tables, buf_t *errors)
 /* config_load_tls - the TLS server context for this config */
 int config_load_tls(struct config *c, buf_t *errors)
 {
+	return config_load_tls_from(c, NULL, errors);
+}
+
+/* config_load_tls_from - the same through src; a replaying src (the
+ * worker) never makes a self-signed pair: the parent made it */
+int config_load_tls_from(struct config *c, struct cfiles *src, buf_t *errors)
+{
+	int make = c->tls_selfsigned && (!src || src->record);
+
 	if (!c->tls_cert || c->tls_ctx)
 		return 0;
-	if (c->tls_selfsigned && mkdir_p("./var/tls", 0700) < 0) {
+	if (make && mkdir_p("./var/tls", 0700) < 0) {
 		if (errors)
 			buf_printf(errors, "./var/tls: cannot create: %s\n", strerror(errno));
 		return -1;
 	}
-	if (c->tls_selfsigned &&
-	    tls_selfsigned(c->tls_cert, c->tls_key, c->hostname, errors) < 0)
+	if (make && tls_selfsigned(c->tls_cert, c->tls_key, c->hostname, errors) < 0)
 		return -1;
-	c->tls_ctx = tls_server_ctx(c->tls_cert, c->tls_key, errors);
+	c->tls_ctx = tls_server_ctx_from(src, c->tls_cert, c->tls_key, errors);
 	return c->tls_ctx ? 0 : -1;
 }
 

@@ -119,6 +119,11 @@ const char *config_name(const char *path);
  * lines appended to errors. */
 struct config *config_load(const char *path, buf_t *errors);
 
+/* config_load_from - the same, every file read through src (conf/cfiles.h:
+ * the parent records what it read, the worker replays it) */
+struct cfiles;
+struct config *config_load_from(struct cfiles *src, const char *path, buf_t *errors);
+
 /* config_load_settings - the same without loading the users and aliases
  * tables (for client commands run by unprivileged users: the users file
  * holds password hashes and need not be readable by them) */
@@ -131,6 +136,7 @@ void config_unref(struct config *c);
  * missing); 0 when there is no TLS or it worked, -1 with a reason appended
  * to errors */
 int config_load_tls(struct config *c, buf_t *errors);
+int config_load_tls_from(struct config *c, struct cfiles *src, buf_t *errors);
 
 /* config_is_local_domain - domain (lowercase, no trailing dot) is ours:
  * one of [local] domains, or the hostname itself */

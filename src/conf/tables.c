@@ -14,6 +14,7 @@
  * Limits follow RFC 5321 4.5.3.1: local part 64 octets, domain 255.
  */
 #include "conf/tables.h"
+#include "conf/cfiles.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -87,12 +88,12 @@ static void rd_error_at(struct reader *r, unsigned long line,
 }
 
 /* reader_open - open path for reading; on failure report it and return -1 */
-static int reader_open(struct reader *r, const char *path, buf_t *errors)
+static int reader_open(struct reader *r, struct cfiles *src, const char *path, buf_t *errors)
 {
 	memset(r, 0, sizeof(*r));
 	r->path = path;
 	r->errors = errors;
-	r->f = fopen(path, "re");
+	r->f = cfiles_open(src, path);
 	if (r->f)
 		return 0;
 	if (errors)
@@ -268,12 +269,18 @@ oom:
 /* users_load - read a users file; returns 0, or -1 with errors written */
 int users_load(const char *path, struct users **out, buf_t *errors)
 {
+	return users_load_from(NULL, path, out, errors);
+}
+
+/* users_load_from - the same through src (conf/cfiles.h) */
+int users_load_from(struct cfiles *src, const char *path, struct users **out, buf_t *errors)
+{
 	struct reader r;
 	struct users *u;
 	char *line;
 
 	*out = NULL;
-	if (reader_open(&r, path, errors) < 0)
+	if (reader_open(&r, src, path, errors) < 0)
 		return -1;
 	u = calloc(1, sizeof(*u));
 	if (!u) {
@@ -532,13 +539,20 @@ static void aliases_line(struct aliases *a, struct pending *p,
 /* aliases_load - read an aliases file; returns 0, or -1 with errors written */
 int aliases_load(const char *path, struct aliases **out, buf_t *errors)
 {
+	return aliases_load_from(NULL, path, out, errors);
+}
+
+/* aliases_load_from - the same through src (conf/cfiles.h) */
+int aliases_load_from(struct cfiles *src, const char *path, struct aliases **out,
+		      buf_t *errors)
+{
 	struct reader r;
 	struct pending p;
 	struct aliases *a;
 	char *line;
 
 	*out = NULL;
-	if (reader_open(&r, path, errors) < 0)
+	if (reader_open(&r, src, path, errors) < 0)
 		return -1;
 	a = calloc(1, sizeof(*a));
 	if (!a) {

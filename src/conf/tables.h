@@ -22,9 +22,12 @@
 
 struct users;
 struct aliases;
+struct cfiles;
 
 /* users_load - read a users file; returns 0, or -1 with errors written */
 int users_load(const char *path, struct users **out, buf_t *errors);
+/* users_load_from - the same, the file read through src (conf/cfiles.h) */
+int users_load_from(struct cfiles *src, const char *path, struct users **out, buf_t *errors);
 void users_free(struct users *u);
 /* users_exists - is this address (any case) listed? */
 int users_exists(const struct users *u, const char *addr);
@@ -35,6 +38,8 @@ size_t users_count(const struct users *u);
 size_t users_hash_count(const struct users *u);
 
 int aliases_load(const char *path, struct aliases **out, buf_t *errors);
+int aliases_load_from(struct cfiles *src, const char *path, struct aliases **out,
+		      buf_t *errors);
 void aliases_free(struct aliases *a);
 /* aliases_lookup - the targets for local@domain: an entry for the full
  * address wins over an entry for the local part; NULL when there is none.

@@ -14,8 +14,11 @@
  * into place after fsync, so a crash never leaves half a file behind.
  */
 #include "tls/tlsctx.h"
+#include "conf/cfiles.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -91,30 +94,97 @@ static int ctx_policy(SSL_CTX *ctx)
 	return 0;
 }
 
-/* tls_server_ctx - a server context from a PEM chain and a PEM key */
-SSL_CTX *tls_server_ctx(const char *cert_chain, const char *key, buf_t *errors)
+/* use_chain - the leaf and its intermediates from PEM text */
+static int use_chain(SSL_CTX *ctx, const char *pem, size_t len)
 {
-	SSL_CTX *ctx;
+	BIO *bio = BIO_new_mem_buf(pem, (int)len);
+	X509 *x = NULL;
+	int ok = 0;
+
+	if (!bio || len > INT_MAX)
+		goto out;
+	x = PEM_read_bio_X509_AUX(bio, NULL, no_passphrase, NULL);
+	if (!x || SSL_CTX_use_certificate(ctx, x) != 1)
+		goto out;
+	X509_free(x);
+	while ((x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) != NULL) {
+		if (SSL_CTX_add0_chain_cert(ctx, x) != 1)
+			goto out;
+	}
+	/* the end of the text, or a broken certificate after the leaf */
+	if (ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE)
+		goto out;
+	ERR_clear_error();
+	ok = 1;
+out:
+	if (!ok)
+		X509_free(x);
+	BIO_free(bio);
+	return ok ? 0 : -1;
+}
+
+/* use_key - the private key from PEM text (never an encrypted one) */
+static int use_key(SSL_CTX *ctx, const char *pem, size_t len)
+{
+	BIO *bio = BIO_new_mem_buf(pem, (int)len);
+	EVP_PKEY *k = NULL;
+	int ok = 0;
+
+	if (bio && len <= INT_MAX)
+		k = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	if (k && SSL_CTX_use_PrivateKey(ctx, k) == 1)
+		ok = 1;
+	EVP_PKEY_free(k);
+	BIO_free(bio);
+	return ok ? 0 : -1;
+}
+
+/* read_error - "what path: cannot read: reason" */
+static void read_error(buf_t *errors, const char *what, const char *path)
+{
+	char reason[160];
+
+	snprintf(reason, sizeof(reason), "cannot read: %s", strerror(errno));
+	ERR_clear_error();
+	add_error(errors, what, path, reason);
+}
+
+/* tls_server_ctx_from - a server context from a PEM chain and a PEM key
+ * read through src (see conf/cfiles.h) */
+SSL_CTX *tls_server_ctx_from(struct cfiles *src, const char *cert_chain, const char *key,
+			     buf_t *errors)
+{
+	SSL_CTX *ctx = NULL;
+	char *cert_pem = NULL, *key_pem = NULL;
+	size_t cert_len = 0, key_len = 0;
 
 	ERR_clear_error();
 	if (!cert_chain || !key) {
 		add_error(errors, "cert", cert_chain, "no certificate or key file");
 		return NULL;
 	}
+	if (cfiles_get(src, cert_chain, &cert_pem, &cert_len) < 0) {
+		read_error(errors, "cert", cert_chain);
+		goto fail;
+	}
+	if (cfiles_get(src, key, &key_pem, &key_len) < 0) {
+		read_error(errors, "key", key);
+		goto fail;
+	}
 	ctx = SSL_CTX_new(TLS_server_method());
 	if (!ctx) {
 		add_error(errors, "cert", cert_chain, "cannot create a TLS context");
-		return NULL;
+		goto fail;
 	}
 	if (ctx_policy(ctx) < 0) {
 		add_error(errors, "cert", cert_chain, "cannot set the TLS policy");
 		goto fail;
 	}
-	if (SSL_CTX_use_certificate_chain_file(ctx, cert_chain) != 1) {
+	if (use_chain(ctx, cert_pem, cert_len) < 0) {
 		add_error(errors, "cert", cert_chain, "cannot load the chain");
 		goto fail;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+	if (use_key(ctx, key_pem, key_len) < 0) {
 		add_error(errors, "key", key, "cannot load the private key");
 		goto fail;
 	}
@@ -122,10 +192,23 @@ SSL_CTX *tls_server_ctx(const char *cert_chain, const char *key, buf_t *errors)
 		add_error(errors, "key", key, "does not match the certificate");
 		goto fail;
 	}
-	return ctx;
+	goto out;
 fail:
 	SSL_CTX_free(ctx);
-	return NULL;
+	ctx = NULL;
+out:
+	if (key_pem) {
+		explicit_bzero(key_pem, key_len);
+		free(key_pem);
+	}
+	free(cert_pem);
+	return ctx;
+}
+
+/* tls_server_ctx - a server context from PEM files on disk */
+SSL_CTX *tls_server_ctx(const char *cert_chain, const char *key, buf_t *errors)
+{
+	return tls_server_ctx_from(NULL, cert_chain, key, errors);
 }
 
 /* cn_ok - a host name fit for CN and SAN: 1..64 of [A-Za-z0-9.-] */

@@ -18,6 +18,12 @@
  * reason ("cert /path: ...") appended to errors */
 SSL_CTX *tls_server_ctx(const char *cert_chain, const char *key, buf_t *errors);
 
+/* tls_server_ctx_from - the same, the files read through src (conf/cfiles.h:
+ * the parent records them, the worker replays them) */
+struct cfiles;
+SSL_CTX *tls_server_ctx_from(struct cfiles *src, const char *cert_chain, const char *key,
+			     buf_t *errors);
+
 /* tls_selfsigned - write a new EC P-256 key (mode 0600) and a self-signed
  * certificate for common name cn (subjectAltName DNS:cn, 10 years) unless
  * both files exist already; 0 or -1 with a reason in errors */

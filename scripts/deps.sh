@@ -17,8 +17,9 @@ libedit-dev"
 #   iproute2                 ss -ltn (listen backlog test)
 #   groff-base               groff -man (man page test)
 #   systemd man-db           systemd-analyze verify (it runs man(1) for Documentation=)
+#   gdb                      opens files inside the running worker (the Landlock test)
 test_pkgs="libcmocka-dev python3 swaks libnet-ssleay-perl libio-socket-inet6-perl curl dnsmasq-base
-postfix openssl strace bsd-mailx util-linux msmtp iproute2 groff-base systemd man-db"
+postfix openssl strace bsd-mailx util-linux msmtp iproute2 groff-base systemd man-db gdb"
 want=$build
 [ "$mode" = test ] && want="$build $test_pkgs"
 

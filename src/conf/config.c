@@ -1236,13 +1236,20 @@ struct config *config_load_from(struct cfiles *src, const char *path, buf_t *err
 	return load_config(src, path, 1, errors);
 }
 
+/* config_load_lenient - the settings, errors or not (see config.h) */
+struct config *config_load_lenient(const char *path, buf_t *errors)
+{
+	return load_config(NULL, path, -1, errors);
+}
+
 /* config_load_settings - config_load without the tables */
 struct config *config_load_settings(const char *path, buf_t *errors)
 {
 	return load_config(NULL, path, 0, errors);
 }
 
-/* load_config - the work of config_load, tables optional */
+/* load_config - the work of config_load: tables 1 loads them, 0 does
+ * not, -1 neither and returns the config whatever the errors */
 static struct config *load_config(struct cfiles *src, const char *path, int tables,
 				  buf_t *errors)
 {
@@ -1274,8 +1281,10 @@ static struct config *load_config(struct cfiles *src, const char *path, int tabl
 	fclose(ld.f);
 	free(ld.line);
 	check_limits(&ld);
-	if (tables)
+	if (tables > 0)
 		load_tables(&ld);
+	if (tables < 0)		/* lenient: keep what parsed */
+		ld.nerr = 0;
 	if (ld.nerr || !(ld.c->path = strdup(path))) {
 		if (!ld.nerr)
 			error_at(&ld, 0, "out of memory");

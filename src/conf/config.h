@@ -128,6 +128,11 @@ struct config *config_load_from(struct cfiles *src, const char *path, buf_t *err
  * tables (for client commands run by unprivileged users: the users file
  * holds password hashes and need not be readable by them) */
 struct config *config_load_settings(const char *path, buf_t *errors);
+/* config_load_lenient - the settings of a file that may be broken: every
+ * line that parses is used, the errors are appended but do not fail it
+ * (NULL only when the file cannot be read).  For `mailport reload`, which
+ * must find the control socket to ask the daemon about a broken file. */
+struct config *config_load_lenient(const char *path, buf_t *errors);
 void config_ref(struct config *c);
 void config_unref(struct config *c);
 

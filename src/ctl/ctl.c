@@ -54,6 +54,9 @@ struct ctl {
 	struct conn *conns;		/* every live connection */
 	unsigned nconns;
 	unsigned jobs;			/* connections with a job on the pool */
+	ctl_reload_fn *reload;		/* asks for a reload (ctl_set_reload) */
+	void *reload_arg;
+	unsigned reload_seq;		/* the last reload id handed out */
 };
 
 /* One control connection. */
@@ -68,6 +71,7 @@ struct conn {
 	struct ctl_req req;
 	int job;			/* a worker job holds this connection */
 	int job_rc;			/* the job's result (worker) */
+	unsigned reload_id;		/* waiting for ctl_reload_done, 0: not */
 	buf_t out;			/* the job's JSON (worker) */
 };
 
@@ -299,6 +303,56 @@ static void do_hold(struct conn *k, int hold)
 	reply_ok(k, members, NULL);
 }
 
+/* do_reload - ask for a reload; the reply waits for ctl_reload_done */
+static void do_reload(struct conn *k)
+{
+	struct ctl *c = k->c;
+
+	if (!c->reload) {
+		reply_error(k, "internal", "reload is not available");
+		return;
+	}
+	bufferevent_disable(k->bev, EV_READ);
+	if (++c->reload_seq == 0)
+		c->reload_seq = 1;
+	k->reload_id = c->reload_seq;
+	c->reload(c->reload_arg, k->reload_id);
+}
+
+/* ctl_set_reload - who carries out reload requests */
+void ctl_set_reload(struct ctl *c, ctl_reload_fn *fn, void *arg)
+{
+	if (!c)
+		return;
+	c->reload = fn;
+	c->reload_arg = arg;
+}
+
+/* ctl_reload_done - the outcome of reload id: answer its connection */
+void ctl_reload_done(struct ctl *c, unsigned id, const char *status, const char *text)
+{
+	struct conn *k;
+	buf_t b;
+
+	if (!c || id == 0)
+		return;
+	for (k = c->conns; k && k->reload_id != id; k = k->next)
+		;
+	if (!k)
+		return;		/* the client went away */
+	k->reload_id = 0;
+	if (strcmp(status, "ok") != 0) {
+		reply_error(k, status, text ? text : "");
+		return;
+	}
+	buf_init(&b);
+	if (buf_puts(&b, "{\"ok\":true,\"status\":\"ok\",\"notes\":") < 0 ||
+	    json_cstr(&b, text ? text : "") < 0 || buf_putc(&b, '}') < 0)
+		buf_free(&b);
+	send_reply(k, &b, b.data ? "ok" : "error", b.data ? NULL : "out of memory", NULL);
+	buf_free(&b);
+}
+
 /* do_request - run a parsed request */
 static void do_request(struct conn *k)
 {
@@ -313,6 +367,9 @@ static void do_request(struct conn *k)
 	case CTL_HOLD:
 	case CTL_RELEASE:
 		do_hold(k, k->req.verb == CTL_HOLD);
+		return;
+	case CTL_RELOAD:
+		do_reload(k);
 		return;
 	case CTL_REMOVE:
 		if (k->req.all) {

@@ -11,6 +11,8 @@
  *   flush    {"ok":true,"flushed":N}
  *   remove   {"ok":true,"removed":N}
  *   hold     {"ok":true,"id":"QID","held":true}   (release: false)
+ *   reload   {"ok":true,"status":"ok","notes":"..."}, or code "failed" (the
+ *            old config stays) or "partial" (TLS kept, the rest in use)
  * Only root and the daemon's own uid may use it: the socket file is 0600
  * and owned by the daemon's user, and every connection's SO_PEERCRED is
  * checked as well (another uid gets code "denied" and a log line).
@@ -33,6 +35,15 @@ struct workpool;
  * on without it. */
 struct ctl *ctl_new(struct event_base *base, struct workpool *pool, struct queue *q,
 		    const char *spool);
+
+/* ctl_set_reload - fn(arg, id) carries out a reload request; its outcome
+ * comes back through ctl_reload_done(c, id, ...) (the connection waits) */
+typedef void ctl_reload_fn(void *arg, unsigned id);
+void ctl_set_reload(struct ctl *c, ctl_reload_fn *fn, void *arg);
+
+/* ctl_reload_done - answer reload id: status "ok" (text: notes, may be
+ * empty), "failed" or "partial" (text: the errors) */
+void ctl_reload_done(struct ctl *c, unsigned id, const char *status, const char *text);
 
 /* ctl_free - stop accepting, remove the socket file, close every control
  * connection and wait (running the loop) for their worker jobs; call on

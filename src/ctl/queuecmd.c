@@ -41,6 +41,9 @@
 #define REPLY_MAX (256u * 1024 * 1024)
 #define EX_ERROR_REPLY 1
 
+/* "queue" or "reload": the command the messages speak for */
+static const char *cmd_name = "queue";
+
 /* What the command line asked for. */
 struct qopts {
 	const char *config;	/* -c */
@@ -96,12 +99,12 @@ static int one_option(int argc, char **argv, int *i, struct qopts *o)
 	else if (n == 8 && strncmp(a, "--domain", 8) == 0)
 		o->domain = take_value(argc, argv, i, eq);
 	else {
-		log_cli("queue", "unknown option %s", a);
+		log_cli(cmd_name, "unknown option %s", a);
 		return EX_USAGE;
 	}
 	if ((strcmp(a, "-c") == 0 && !o->config) ||
 	    (n == 8 && strncmp(a, "--domain", 8) == 0 && !o->domain)) {
-		log_cli("queue", "option %.*s needs a value", (int)n, a);
+		log_cli(cmd_name, "option %.*s needs a value", (int)n, a);
 		return EX_USAGE;
 	}
 	return 0;
@@ -123,14 +126,14 @@ static int parse_args(int argc, char **argv, struct qopts *o)
 			if (one_option(argc, argv, &i, o) != 0)
 				return EX_USAGE;
 		} else if (o->nwords == 2) {
-			log_cli("queue", "too many arguments");
+			log_cli(cmd_name, "too many arguments");
 			return EX_USAGE;
 		} else {
 			o->words[o->nwords++] = a;
 		}
 	}
 	if (o->config && o->defaults) {
-		log_cli("queue", "-c and --defaults exclude each other");
+		log_cli(cmd_name, "-c and --defaults exclude each other");
 		return EX_USAGE;
 	}
 	return 0;
@@ -148,7 +151,7 @@ static int find_verb(const char *w, enum ctl_verb *v)
 			*v = all[i];
 			return 0;
 		}
-	log_cli("queue", "unknown command %s", w);
+	log_cli(cmd_name, "unknown command %s", w);
 	return EX_USAGE;
 }
 
@@ -161,17 +164,17 @@ static int build_request(struct qopts *o)
 
 	memset(r, 0, sizeof(*r));
 	if (o->nwords == 0) {
-		log_cli("queue", "no command given");
+		log_cli(cmd_name, "no command given");
 		return EX_USAGE;
 	}
 	if (find_verb(o->words[0], &r->verb) != 0)
 		return EX_USAGE;
 	if (id && !ctl_qid_ok(id)) {
-		log_cli("queue", "malformed queue id: %s", id);	/* argv: the user's own text */
+		log_cli(cmd_name, "malformed queue id: %s", id);	/* argv: the user's own text */
 		return EX_USAGE;
 	}
 	if (o->domain && !ctl_domain_ok(o->domain)) {
-		log_cli("queue", "malformed domain: %s", o->domain);
+		log_cli(cmd_name, "malformed domain: %s", o->domain);
 		return EX_USAGE;
 	}
 	if (id)
@@ -180,7 +183,7 @@ static int build_request(struct qopts *o)
 		snprintf(r->domain, sizeof(r->domain), "%s", o->domain);
 	r->all = o->all;
 	if (ctl_req_format(r, line, sizeof(line)) < 0) {
-		log_cli("queue", "wrong arguments for %s", o->words[0]);
+		log_cli(cmd_name, "wrong arguments for %s", o->words[0]);
 		return EX_USAGE;
 	}
 	return 0;
@@ -267,7 +270,7 @@ static int open_socket(const struct config *cfg, int *rc)
 	sun.sun_family = AF_UNIX;
 	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", cfg->spool, CTL_SOCKET_NAME);
 	if (n < 0 || (size_t)n >= sizeof(sun.sun_path)) {
-		log_cli("queue", "%s/%s: path too long for a socket", cfg->spool, CTL_SOCKET_NAME);
+		log_cli(cmd_name, "%s/%s: path too long for a socket", cfg->spool, CTL_SOCKET_NAME);
 		*rc = EX_CONFIG;
 		return -1;
 	}
@@ -275,17 +278,17 @@ static int open_socket(const struct config *cfg, int *rc)
 	if (fd >= 0)
 		return fd;
 	if (errno == ENOENT || errno == ECONNREFUSED) {
-		log_cli("queue", "no daemon answers on %s (is mailport serve running?)", sun.sun_path);
+		log_cli(cmd_name, "no daemon answers on %s (is mailport serve running?)", sun.sun_path);
 		*rc = EX_UNAVAILABLE;
 	} else if (errno == EACCES || errno == EPERM) {
-		log_cli("queue", "permission denied on %s (only root and the mail user %s may use it)",
+		log_cli(cmd_name, "permission denied on %s (only root and the mail user %s may use it)",
 		    sun.sun_path, cfg->user);
 		*rc = EX_NOPERM;
 	} else if (errno == ETIMEDOUT) {
-		log_cli("queue", "the daemon on %s does not accept connections (timeout)", sun.sun_path);
+		log_cli(cmd_name, "the daemon on %s does not accept connections (timeout)", sun.sun_path);
 		*rc = EX_TEMPFAIL;
 	} else {
-		log_cli("queue", "cannot connect to %s: %s", sun.sun_path, strerror(errno));
+		log_cli(cmd_name, "cannot connect to %s: %s", sun.sun_path, strerror(errno));
 		*rc = EX_UNAVAILABLE;
 	}
 	return -1;
@@ -322,11 +325,11 @@ static int read_reply(int fd, buf_t *b)
 
 		if (r > 0) {
 			if (b->len + (size_t)r > REPLY_MAX) {
-				log_cli("queue", "the reply is too long (over %u bytes)", REPLY_MAX);
+				log_cli(cmd_name, "the reply is too long (over %u bytes)", REPLY_MAX);
 				return EX_PROTOCOL;
 			}
 			if (buf_append(b, chunk, (size_t)r) < 0) {
-				log_cli("queue", "out of memory");
+				log_cli(cmd_name, "out of memory");
 				return EX_OSERR;
 			}
 			continue;
@@ -336,11 +339,11 @@ static int read_reply(int fd, buf_t *b)
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN) {
-			log_cli("queue", "reading the reply: %s", strerror(errno));
+			log_cli(cmd_name, "reading the reply: %s", strerror(errno));
 			return EX_PROTOCOL;
 		}
 		if (wait_fd(fd, POLLIN, REPLY_TIMEOUT * 1000LL) <= 0) {
-			log_cli("queue", "no reply from the daemon within %d seconds", REPLY_TIMEOUT);
+			log_cli(cmd_name, "no reply from the daemon within %d seconds", REPLY_TIMEOUT);
 			return EX_TEMPFAIL;
 		}
 	}
@@ -501,7 +504,7 @@ static int print_list(const struct jv *root)
 	size_t i, held = 0;
 
 	if (!msgs || msgs->type != JV_ARRAY) {
-		log_cli("queue", "malformed reply from the daemon: no message list");
+		log_cli(cmd_name, "malformed reply from the daemon: no message list");
 		return EX_PROTOCOL;
 	}
 	jv_int(root, "now", &now);
@@ -531,7 +534,7 @@ static int print_show(const struct jv *root)
 
 	body = jv_get(m, "message");
 	if (!m || m->type != JV_OBJECT || !body || body->type != JV_STRING) {
-		log_cli("queue", "malformed reply from the daemon: no message");
+		log_cli(cmd_name, "malformed reply from the daemon: no message");
 		return EX_PROTOCOL;
 	}
 	jv_int(root, "now", &now);
@@ -568,6 +571,21 @@ static int print_show(const struct jv *root)
 	return 0;
 }
 
+/* print_reload - "reload: ok" and the daemon's notes, a line each */
+static int print_reload(const struct jv *root)
+{
+	const char *notes = jv_str(root, "notes"), *p, *nl;
+
+	printf("reload: ok\n");
+	for (p = notes; p && *p; p = nl ? nl + 1 : p + strlen(p)) {
+		nl = strchr(p, '\n');
+		printf("note: ");
+		put_text(p, nl ? (size_t)(nl - p) : strlen(p), 0);
+		printf("\n");
+	}
+	return 0;
+}
+
 /* print_done - the confirmation of flush, remove, hold, release */
 static int print_done(const struct qopts *o, const struct jv *root)
 {
@@ -597,6 +615,8 @@ static int print_done(const struct qopts *o, const struct jv *root)
 		return print_list(root);
 	case CTL_SHOW:
 		return print_show(root);
+	case CTL_RELOAD:
+		return print_reload(root);
 	}
 	return 0;
 }
@@ -610,16 +630,16 @@ static int show_reply(const struct qopts *o, const buf_t *reply)
 	int ok, rc;
 
 	if (reply->len == 0) {
-		log_cli("queue", "the daemon closed the connection without a reply");
+		log_cli(cmd_name, "the daemon closed the connection without a reply");
 		return EX_PROTOCOL;
 	}
 	if (jv_parse(reply->data, reply->len, &root, err, sizeof(err)) < 0) {
-		log_cli("queue", "malformed reply from the daemon (%s)", err);
+		log_cli(cmd_name, "malformed reply from the daemon (%s)", err);
 		return EX_PROTOCOL;
 	}
 	ok = jv_bool(root, "ok");
 	if (ok < 0) {
-		log_cli("queue", "malformed reply from the daemon (no \"ok\")");
+		log_cli(cmd_name, "malformed reply from the daemon (no \"ok\")");
 		jv_free(root);
 		return EX_PROTOCOL;
 	}
@@ -631,7 +651,9 @@ static int show_reply(const struct qopts *o, const buf_t *reply)
 		if (!msg)
 			msg = "the daemon refused the request";
 		fflush(stdout);
-		fputs("mailport queue: ", stderr);
+		fprintf(stderr, "mailport %s: ", cmd_name);
+		if (code && (strcmp(code, "failed") == 0 || strcmp(code, "partial") == 0))
+			fprintf(stderr, "%s: ", code);
 		fput_text(stderr, msg, strlen(msg), 0);	/* it came from the socket */
 		fputc('\n', stderr);
 		rc = code && strcmp(code, "denied") == 0 ? EX_NOPERM : EX_ERROR_REPLY;
@@ -650,47 +672,44 @@ static struct config *load_settings(const struct qopts *o)
 	buf_t err;
 
 	buf_init(&err);
-	c = config_load_settings(path, &err);
+	/* reload: the daemon reports a broken file (with its lines); only
+	 * the spool is needed here to reach it */
+	c = o->req.verb == CTL_RELOAD ? config_load_lenient(path, &err)
+				      : config_load_settings(path, &err);
 	if (!c) {
 		if (err.len)
 			fputs(err.data, stderr);
 		else
-			log_cli("queue", "cannot load the configuration %s", config_name(path));
+			log_cli(cmd_name, "cannot load the configuration %s", config_name(path));
 	}
 	buf_free(&err);
 	return c;
 }
 
-/* queuecmd_main - mailport queue ... */
-int queuecmd_main(int argc, char **argv)
+/* run_request - send o->req to the daemon, print the reply; the exit
+ * status */
+static int run_request(struct qopts *o)
 {
-	struct qopts o;
 	struct config *cfg;
 	char line[CTL_REQ_MAX];
 	buf_t reply;
 	int fd, rc;
 
-	memset(&o, 0, sizeof(o));
-	rc = parse_args(argc, argv, &o);
-	if (rc < 0)
-		return usage(stdout, 0);
-	if (rc != 0 || (rc = build_request(&o)) != 0)
-		return rc == EX_USAGE ? usage(stderr, EX_USAGE) : rc;
-	cfg = load_settings(&o);
+	cfg = load_settings(o);
 	if (!cfg)
 		return EX_CONFIG;
 	fd = open_socket(cfg, &rc);
 	config_unref(cfg);
 	if (fd < 0)
 		return rc;
-	ctl_req_format(&o.req, line, sizeof(line));
+	ctl_req_format(&o->req, line, sizeof(line));
 	buf_init(&reply);
 	if (send_all(fd, line, strlen(line)) < 0) {
 		int e = errno;
 
 		rc = read_reply(fd, &reply);	/* a refusal may be there already */
 		if (rc == 0 && reply.len == 0) {
-			log_cli("queue", "sending the request: %s", strerror(e));
+			log_cli(cmd_name, "sending the request: %s", strerror(e));
 			rc = EX_PROTOCOL;
 		}
 	} else {
@@ -698,7 +717,44 @@ int queuecmd_main(int argc, char **argv)
 	}
 	close(fd);
 	if (rc == 0)
-		rc = show_reply(&o, &reply);
+		rc = show_reply(o, &reply);
 	buf_free(&reply);
 	return rc;
+}
+
+/* queuecmd_main - mailport queue ... */
+int queuecmd_main(int argc, char **argv)
+{
+	struct qopts o;
+	int rc;
+
+	cmd_name = "queue";
+	memset(&o, 0, sizeof(o));
+	rc = parse_args(argc, argv, &o);
+	if (rc < 0)
+		return usage(stdout, 0);
+	if (rc != 0 || (rc = build_request(&o)) != 0)
+		return rc == EX_USAGE ? usage(stderr, EX_USAGE) : rc;
+	return run_request(&o);
+}
+
+/* reloadcmd_main - mailport reload [-c FILE | --defaults] [--json]: ask the
+ * running daemon to re-read its config and wait for the outcome */
+int reloadcmd_main(int argc, char **argv)
+{
+	struct qopts o;
+	int rc;
+
+	cmd_name = "reload";
+	memset(&o, 0, sizeof(o));
+	rc = parse_args(argc, argv, &o);
+	if (rc < 0 || rc != 0 || o.nwords != 0 || o.all || o.domain) {
+		if (rc == 0 && o.nwords != 0)
+			log_cli(cmd_name, "too many arguments");
+		fprintf(rc < 0 ? stdout : stderr,
+			"usage: mailport reload [-c FILE | --defaults] [--json]\n");
+		return rc < 0 ? 0 : EX_USAGE;
+	}
+	o.req.verb = CTL_RELOAD;
+	return run_request(&o);
 }

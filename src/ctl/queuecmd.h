@@ -13,4 +13,11 @@
  * (refused), EX_TEMPFAIL (timeout), EX_PROTOCOL (a malformed reply). */
 int queuecmd_main(int argc, char **argv);
 
+/* reloadcmd_main - run "reload [-c FILE | --defaults] [--json]": the
+ * daemon re-reads its config (the privileged parent reads the files) and
+ * the outcome is printed: 0 "reload: ok", 1 when the reload failed (the
+ * old config stays; the errors name file and line) or was partial (TLS
+ * not reloaded), and the exit codes of queuecmd_main otherwise. */
+int reloadcmd_main(int argc, char **argv);
+
 #endif

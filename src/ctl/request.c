@@ -16,6 +16,7 @@
 static const char *const verb_names[] = {
 	[CTL_LIST] = "list", [CTL_SHOW] = "show", [CTL_FLUSH] = "flush",
 	[CTL_REMOVE] = "remove", [CTL_HOLD] = "hold", [CTL_RELEASE] = "release",
+	[CTL_RELOAD] = "reload",
 };
 
 /* A word of the line: a pointer into it and a length. */
@@ -193,9 +194,10 @@ int ctl_req_parse(const char *line, size_t len, struct ctl_req *r, const char **
 	}
 	switch (r->verb) {
 	case CTL_LIST:
+	case CTL_RELOAD:
 		if (n == 1)
 			return 0;
-		*why = "usage: list";
+		*why = r->verb == CTL_LIST ? "usage: list" : "usage: reload";
 		return -1;
 	case CTL_FLUSH:
 		return args_flush(w, n, r, why);
@@ -227,6 +229,7 @@ static int valid(const struct ctl_req *r)
 		return 0;
 	switch (r->verb) {
 	case CTL_LIST:
+	case CTL_RELOAD:
 		return !has_qid && !has_dom && !r->all;
 	case CTL_FLUSH:
 		return !(has_qid && has_dom) && !r->all;

@@ -10,6 +10,7 @@
  *   remove QID | remove --all
  *   hold QID
  *   release QID
+ *   reload
  * QID: 1..QID_MAX characters of [0-9A-Za-z] (what queue_make_qid makes).
  * DOMAIN: 1..CTL_DOMAIN_MAX characters of [0-9A-Za-z.-_] or an address
  * literal's "[...]" with [0-9A-Za-z.:-] inside.  Anything else (another
@@ -26,7 +27,7 @@
 #define CTL_REQ_MAX 512		/* request line, LF included */
 #define CTL_DOMAIN_MAX 255
 
-enum ctl_verb { CTL_LIST, CTL_SHOW, CTL_FLUSH, CTL_REMOVE, CTL_HOLD, CTL_RELEASE };
+enum ctl_verb { CTL_LIST, CTL_SHOW, CTL_FLUSH, CTL_REMOVE, CTL_HOLD, CTL_RELEASE, CTL_RELOAD };
 
 struct ctl_req {
 	enum ctl_verb verb;

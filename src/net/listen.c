@@ -14,8 +14,8 @@
 
 #include "util/log.h"
 
-/* bind_one - one listening socket, or -1 */
-static int bind_one(const struct listen_addr *a, int backlog)
+/* listen_bind - one listening socket, or -1 with errno */
+int listen_bind(const struct listen_addr *a, int backlog)
 {
 	int one = 1;
 	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -42,7 +42,7 @@ int listen_bind_all(const struct listen_addr *a, size_t n, int backlog, int *fds
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		fds[i] = bind_one(&a[i], backlog);
+		fds[i] = listen_bind(&a[i], backlog);
 		if (fds[i] < 0) {
 			log_err("listen addr=%s status=failed error=\"%s\"", a[i].text,
 				strerror(errno));

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -177,12 +178,44 @@ static void on_listen_error(struct evconnlistener *l, void *arg)
 		 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 }
 
+/* open_listeners - a listener array for the sockets, which it takes:
+ * they close with it, or at once when it cannot be made (NULL) */
+static struct listener *open_listeners(struct server *srv, const int *fds, const int *roles,
+				       size_t nfds)
+{
+	struct listener *ls = calloc(nfds ? nfds : 1, sizeof(*ls));
+	size_t i, made = 0;
+
+	for (i = 0; ls && i < nfds; i++) {
+		struct listener *li = &ls[i];
+
+		li->srv = srv;
+		li->role = (enum listen_role)roles[i];
+		/* backlog 0: the socket already listens with the configured
+		 * backlog (-1 would call listen() again with 128) */
+		li->l = evconnlistener_new(srv->base, on_accept, li, LEV_OPT_CLOSE_ON_FREE, 0, fds[i]);
+		if (!li->l)
+			break;
+		evconnlistener_set_error_cb(li->l, on_listen_error);
+		made++;
+	}
+	if (ls && made == nfds)
+		return ls;
+	for (i = 0; i < nfds; i++) {
+		if (i < made)
+			evconnlistener_free(ls[i].l);
+		else
+			close(fds[i]);
+	}
+	free(ls);
+	return NULL;
+}
+
 /* server_new - listen on the given sockets */
 struct server *server_new(struct event_base *base, struct config *cfg,
 			  struct queue *q, const int *fds, const int *roles, size_t nfds)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
-	size_t i;
 
 	if (!srv)
 		return NULL;
@@ -190,28 +223,39 @@ struct server *server_new(struct event_base *base, struct config *cfg,
 	srv->q = q;
 	srv->cfg = cfg;
 	config_ref(cfg);
-	srv->ls = calloc(nfds ? nfds : 1, sizeof(*srv->ls));
 	srv->verify = workpool_new(base, VERIFY_THREADS);
-	if (!srv->ls || !srv->verify) {
+	if (srv->verify)
+		srv->ls = open_listeners(srv, fds, roles, nfds);
+	if (!srv->ls) {
 		server_free(srv);
 		return NULL;
 	}
-	for (i = 0; i < nfds; i++) {
-		struct listener *li = &srv->ls[i];
-
-		li->srv = srv;
-		li->role = (enum listen_role)roles[i];
-		/* backlog 0: the socket already listens with the configured
-		 * backlog (-1 would call listen() again with 128) */
-		li->l = evconnlistener_new(base, on_accept, li, LEV_OPT_CLOSE_ON_FREE, 0, fds[i]);
-		if (!li->l) {
-			server_free(srv);
-			return NULL;
-		}
-		evconnlistener_set_error_cb(li->l, on_listen_error);
-		srv->nls++;
-	}
+	srv->nls = nfds;
 	return srv;
+}
+
+/* server_set_listeners - accept on these sockets from now on, in place of
+ * the old ones (closed); -1 (nothing changed, the new sockets closed) when
+ * they cannot be used or the server is stopping */
+int server_set_listeners(struct server *srv, const int *fds, const int *roles, size_t nfds)
+{
+	struct listener *ls;
+	size_t i;
+
+	if (srv->stopping) {
+		for (i = 0; i < nfds; i++)
+			close(fds[i]);
+		return -1;
+	}
+	ls = open_listeners(srv, fds, roles, nfds);
+	if (!ls)
+		return -1;
+	for (i = 0; i < srv->nls; i++)
+		evconnlistener_free(srv->ls[i].l);
+	free(srv->ls);
+	srv->ls = ls;
+	srv->nls = nfds;
+	return 0;
 }
 
 /* server_set_config - new sessions use cfg */

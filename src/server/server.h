@@ -15,10 +15,15 @@ struct queue;
 struct server;
 struct session;
 
-/* server_new - start accepting on the bound, listening fds, each with its
- * role (enum listen_role); the server takes a reference to cfg */
+/* server_new - start accepting on the bound, listening fds (taken: closed
+ * on failure too), each with its role (enum listen_role); the server takes
+ * a reference to cfg */
 struct server *server_new(struct event_base *base, struct config *cfg,
 			  struct queue *q, const int *fds, const int *roles, size_t nfds);
+
+/* server_set_listeners - accept on fds instead of the old listeners
+ * (closed); the fds are taken in every case (closed on failure: -1) */
+int server_set_listeners(struct server *srv, const int *fds, const int *roles, size_t nfds);
 
 /* server_set_config - use cfg for new sessions (takes a reference) */
 void server_set_config(struct server *srv, struct config *cfg);

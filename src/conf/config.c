@@ -1163,6 +1163,9 @@ static void check_limits(struct load *ld)
 	if ((line = line_of(ld, "listen")) && c->nlisten == 0)
 		error_at(ld, line, "[server] listen: at least one address "
 			 "is required");
+	if (c->nlisten > CONFIG_MAX_LISTEN)
+		error_at(ld, line_of(ld, "listen"), "[server] listen, submission and submissions: "
+			 "at most %d addresses in all", CONFIG_MAX_LISTEN);
 	if ((line = line_of(ld, "domains")) && c->ndomains == 0)
 		error_at(ld, line, "[local] domains: at least one domain "
 			 "is required");

@@ -105,6 +105,10 @@ struct config {
 };
 
 #define CONFIG_DEFAULT_PATH "/etc/mailport/mailport.conf"
+/* listen + submission + submissions addresses (the parent passes them to
+ * the worker with the spool and mailbox directories in one message of at
+ * most 64 descriptors, priv/proto.h) */
+#define CONFIG_MAX_LISTEN 62
 
 /* config_locate - the one rule every command follows to find its config:
  * the -c/-C path when given, else $MAILPORT_CONFIG, else

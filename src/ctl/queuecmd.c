@@ -277,7 +277,14 @@ static int open_socket(const struct config *cfg, int *rc)
 	fd = connect_unix(&sun);
 	if (fd >= 0)
 		return fd;
-	if (errno == ENOENT || errno == ECONNREFUSED) {
+	if ((errno == ENOENT || errno == ECONNREFUSED) && strcmp(cmd_name, "reload") == 0) {
+		/* the socket is found through the file being reloaded: an
+		 * edited spool points elsewhere than the running daemon's */
+		log_cli(cmd_name, "no daemon answers on %s (is mailport serve running? if [server] "
+			"spool was changed, the daemon still uses the old spool: spool changes need "
+			"a restart)", sun.sun_path);
+		*rc = EX_UNAVAILABLE;
+	} else if (errno == ENOENT || errno == ECONNREFUSED) {
 		log_cli(cmd_name, "no daemon answers on %s (is mailport serve running?)", sun.sun_path);
 		*rc = EX_UNAVAILABLE;
 	} else if (errno == EACCES || errno == EPERM) {

@@ -1,7 +1,8 @@
 /* chan - framed messages with descriptors over a unix stream socket (see
  * chan.h).
  *
- * Public: chan_new, chan_send, chan_pending, chan_error, chan_free.
+ * Public: chan_new, chan_set_limit, chan_send, chan_pending, chan_error,
+ * chan_free.
  *
  * Receiving: recvmsg reads a chunk (the rest of the current frame when
  * its header says more) into the input buffer; SCM_RIGHTS descriptors go
@@ -58,6 +59,7 @@ struct chan {
 	size_t ncur;
 	int claimed;			/* its header was complete: cur holds them */
 	size_t need;			/* its size (header + payload) when claimed */
+	size_t max;			/* payload bytes accepted in one frame */
 	struct ofr *ohead, *otail;
 	size_t pending;			/* bytes in the queue */
 	int ended;
@@ -229,10 +231,17 @@ static int process(struct chan *ch)
 			fail(ch, "invalid frame header (type 0, or over the limits)");
 			return -1;
 		}
-		if (ch->ilen - off >= WIRE_HDR_SIZE && !ch->claimed && claim(ch, &h) < 0) {
-			fail(ch, "frame type=%u declares %u descriptors, %zu arrived",
-			     (unsigned)h.type, (unsigned)h.nfds, ch->nfifo);
-			return -1;
+		if (ch->ilen - off >= WIRE_HDR_SIZE && !ch->claimed) {
+			if (h.len > ch->max) {
+				fail(ch, "frame type=%u of %u bytes: over this channel's limit of %zu",
+				     (unsigned)h.type, (unsigned)h.len, ch->max);
+				return -1;
+			}
+			if (claim(ch, &h) < 0) {
+				fail(ch, "frame type=%u declares %u descriptors, %zu arrived",
+				     (unsigned)h.type, (unsigned)h.nfds, ch->nfifo);
+				return -1;
+			}
 		}
 		if (r == 0)
 			break;
@@ -255,14 +264,20 @@ static int process(struct chan *ch)
 	return 0;
 }
 
-/* room - space for the next read: a chunk, or the rest of a big frame */
+/* room - space for the next read: a chunk, or more of a big frame (the
+ * buffer doubles up to the frame's size as its bytes arrive, so a header
+ * alone never costs the memory it announces) */
 static int room(struct chan *ch)
 {
-	size_t want = CHUNK, ncap;
+	size_t want = CHUNK, rest, grow, ncap;
 	uint8_t *p;
 
-	if (ch->claimed && ch->need > ch->ilen && ch->need - ch->ilen > want)
-		want = ch->need - ch->ilen;
+	if (ch->claimed && ch->need > ch->ilen) {
+		rest = ch->need - ch->ilen;
+		grow = ch->ilen > CHUNK ? ch->ilen : CHUNK;
+		if (rest > want)
+			want = rest < grow ? rest : grow;
+	}
 	if (ch->icap - ch->ilen >= want)
 		return 0;
 	ncap = ch->ilen + want;
@@ -452,6 +467,7 @@ struct chan *chan_new(struct event_base *base, int fd, chan_fn *cb, void *arg)
 	if (!ch)
 		return NULL;
 	ch->fd = fd;
+	ch->max = WIRE_MAX_PAYLOAD;
 	ch->cb = cb;
 	ch->arg = arg;
 	ch->rev = event_new(base, fd, EV_READ | EV_PERSIST, on_read, ch);
@@ -465,6 +481,12 @@ struct chan *chan_new(struct event_base *base, int fd, chan_fn *cb, void *arg)
 		return NULL;
 	}
 	return ch;
+}
+
+/* chan_set_limit - accept frames of at most max payload bytes */
+void chan_set_limit(struct chan *ch, size_t max)
+{
+	ch->max = max < WIRE_MAX_PAYLOAD ? max : WIRE_MAX_PAYLOAD;
 }
 
 /* chan_pending - bytes not written yet */

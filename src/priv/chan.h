@@ -42,6 +42,11 @@ typedef void chan_fn(void *arg, const struct chan_msg *m);
  * from now on, closed by chan_free); NULL on failure (fd left open) */
 struct chan *chan_new(struct event_base *base, int fd, chan_fn *cb, void *arg);
 
+/* chan_set_limit - refuse (as a protocol error) frames whose payload is
+ * over max bytes (default and ceiling: WIRE_MAX_PAYLOAD); the parent
+ * expects only small messages from the worker */
+void chan_set_limit(struct chan *ch, size_t max);
+
 /* chan_send - queue a frame: len bytes of data and nfds descriptors
  * (duplicated now, the duplicates closed once sent); 0, or -1 on ENOMEM,
  * EMFILE, over the limits (type 0, len > WIRE_MAX_PAYLOAD, nfds >

@@ -52,6 +52,10 @@
 #include "util/log.h"
 #include "util/sdnotify.h"
 
+_Static_assert(CONFIG_MAX_LISTEN <= PROTO_MAX_LISTEN, "listeners fit in one CONFIG");
+/* the worker sends only small messages: a bigger frame ends it */
+#define FROM_WORKER_MAX 4096
+
 #define BACKOFF_MIN 1		/* seconds before the first restart */
 #define BACKOFF_MAX 60
 #define STABLE_AFTER 60		/* a worker that ran this long resets it */
@@ -241,7 +245,7 @@ static void reload(struct parent *p, uint32_t id)
 	struct config *c;
 	struct lsock *ls = NULL;
 	uint32_t flags = 0;
-	char *note = NULL, esc[LOG_ESC_SIZE];
+	char *note = NULL;
 	buf_t err, tls_err;
 
 	cfiles_init(&files);
@@ -266,7 +270,7 @@ static void reload(struct parent *p, uint32_t id)
 	}
 	if (!c) {
 		trim_nl(&err);
-		log_err("reload status=failed errors=\"%s\"", log_show(esc, err.data ? err.data : ""));
+		log_err("reload status=failed errors=\"%s\"", err.data ? err.data : "");
 		send_failed(p, id, err.data ? err.data : "");
 		cfiles_free(&files);
 		goto out;
@@ -347,6 +351,8 @@ static void spawn(struct parent *p)
 	p->pid = pid;
 	p->started = time(NULL);
 	p->ch = chan_new(p->base, sv[0], on_worker, p);
+	if (p->ch)
+		chan_set_limit(p->ch, FROM_WORKER_MAX);
 	log_info("worker pid=%ld status=started", (long)pid);
 	if (!p->ch || send_config(p, 0) < 0) {
 		log_err("worker pid=%ld status=failed error=\"cannot send the config\"", (long)pid);

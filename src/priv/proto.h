@@ -7,9 +7,10 @@
  *     str path (<= 4096, "" = the embedded default); str note (<= 4096);
  *     u32 nfiles (<= 64), each: str name (1..4096, no two the same), u32
  *     err (0..4095; non-zero: data empty), blob data (<= 64 MiB, all
- *     together <= 256 MiB); u32 nlisten (<= 64), each: u32 role (0..2),
- *     str text (1..79).  Descriptors: exactly 2 + nlisten (the spool
- *     directory, the mailbox directory, the listeners in order).
+ *     together <= 256 MiB); u32 nlisten (<= 62: PROTO_MAX_LISTEN), each:
+ *     u32 role (0..2), str text (1..79).  Descriptors: exactly 2 +
+ *     nlisten (the spool directory, the mailbox directory, the listeners
+ *     in order).
  *   PROTO_RELOAD_FAILED (parent -> worker)  u32 id; str errors (<= 65536).
  *   PROTO_RELOAD_REQ (worker -> parent)  u32 id (not 0).
  *   PROTO_READY (worker -> parent)  empty.

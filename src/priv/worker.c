@@ -254,15 +254,15 @@ static int swap_listeners(struct worker *w, struct pending *p)
 /* reload_result - log a reload's outcome and answer its client */
 static void reload_result(struct worker *w, unsigned id, const char *status, const char *text)
 {
-	char esc[LOG_ESC_SIZE];
-
+	/* our own text (client bytes in it are escaped where they were
+	 * read); the logger escapes control characters */
 	if (strcmp(status, "ok") == 0)
 		log_info("reload status=ok%s%s%s", text && *text ? " notes=\"" : "",
-			 text && *text ? log_show(esc, text) : "", text && *text ? "\"" : "");
+			 text && *text ? text : "", text && *text ? "\"" : "");
 	else if (strcmp(status, "partial") == 0)
-		log_warn("reload status=partial tls=kept error=\"%s\"", log_show(esc, text));
+		log_warn("reload status=partial tls=kept error=\"%s\"", text);
 	else
-		log_err("reload status=failed errors=\"%s\"", log_show(esc, text));
+		log_err("reload status=failed errors=\"%s\"", text);
 	ctl_reload_done(w->ctl, id, status, text);
 }
 
@@ -706,6 +706,9 @@ int worker_main(int argc, char **argv)
 				"started by `mailport serve` only\n");
 		return 2;
 	}
+	/* ps -C mailport: an exec through a descriptor names the process
+	 * after the descriptor's number on kernels before 6.13 */
+	prctl(PR_SET_NAME, "mailport", 0, 0, 0);
 	memset(&w, 0, sizeof(w));
 	w.spool_fd = w.mail_fd = w.local_fd = -1;
 	pthread_mutex_init(&w.lock, NULL);

@@ -9,7 +9,10 @@ What it gives the test modules:
   MailportTest  unittest.TestCase base: owns servers and temp dirs, stops the
               servers in tearDown and fails the test when a server died on
               its own or its stderr holds a sanitizer report.
-  helpers     message(), dot_stuff(), to_lf(), split_stored(), xtext_decode().
+  helpers     message(), dot_stuff(), to_lf(), split_stored(), xtext_decode();
+              proc_status(), proc_cmdline(), pid_alive(), child_pids() and
+              Server.worker_pid(), Server.reload_cmd() for the parent/worker
+              split (issue 9).
 
 Rules kept here: only 127.0.0.1 / ::1 are ever contacted; every wait has a
 bound; a server is never left running after its test.
@@ -275,6 +278,51 @@ def wait_for(pred, timeout, interval=0.05):
         if time.monotonic() >= deadline:
             return None
         time.sleep(interval)
+
+
+# ---------------------------------------------------------------- processes
+
+def proc_status(pid):
+    """proc_status - {field: value} of /proc/<pid>/status (values stripped),
+    or None when the process is gone"""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            text = f.read()
+    except OSError:
+        return None
+    out = {}
+    for line in text.splitlines():
+        k, _, v = line.partition(":")
+        out[k] = v.strip()
+    return out
+
+
+def proc_cmdline(pid):
+    """proc_cmdline - the raw argv of a process (NUL-terminated bytes), or
+    None when it is gone"""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def pid_alive(pid):
+    """pid_alive - does pid exist and is it neither a zombie nor dead?"""
+    st = proc_status(pid)
+    return st is not None and st.get("State", "")[:1] not in ("Z", "X")
+
+
+def child_pids(ppid):
+    """child_pids - live pids whose parent is ppid (a scan of /proc)"""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        st = proc_status(int(name))
+        if st and st.get("PPid") == str(ppid) and st.get("State", "")[:1] not in ("Z", "X"):
+            out.append(int(name))
+    return sorted(out)
 
 
 # ------------------------------------------------------------------- client
@@ -805,6 +853,36 @@ class Server:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             return None
+
+    # -- the worker (issue 9: `mailport serve` is the privileged parent,
+    #    self.proc; `mailport worker` its unprivileged child)
+    WORKER_CMDLINE = b"mailport\0worker\0"
+
+    def worker_pids(self):
+        """worker_pids - live children of the daemon that run `mailport worker`"""
+        if not self.running():
+            return []
+        return [p for p in child_pids(self.proc.pid) if proc_cmdline(p) == self.WORKER_CMDLINE]
+
+    def worker_pid(self, timeout=START_TIMEOUT, not_in=()):
+        """worker_pid - the pid of the daemon's one worker, waiting up to
+        timeout until exactly one exists that is not in not_in; None if not"""
+        def one():
+            w = self.worker_pids()
+            return w[0] if len(w) == 1 and w[0] not in not_in else None
+        return wait_for(one, timeout)
+
+    def reload_cmd(self, *args, config=True, timeout=60):
+        """reload_cmd - run `mailport reload -c CONF args...` (no -c when
+        config is False); the CompletedProcess, stdout and stderr as text"""
+        argv = [binary(), "reload"] + (["-c", self.conf_path] if config else []) + list(args)
+        env = self.env()
+        env.pop("MAILPORT_CONFIG", None)
+        r = subprocess.run(argv, capture_output=True, timeout=timeout, env=env, cwd="/",
+                           stdin=subprocess.DEVNULL)
+        r.stdout = r.stdout.decode("utf-8", "replace")
+        r.stderr = r.stderr.decode("utf-8", "replace")
+        return r
 
     # -- logs
     def log_bytes(self):

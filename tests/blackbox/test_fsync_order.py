@@ -53,11 +53,14 @@ class FsyncOrderTests(MailportTest):
             self.skipTest("skipped: strace not installed")
         s = self.server()
         out = os.path.join(s.dir, "strace.txt")
-        # -f with -p attaches to every thread of the process
+        # the worker process does the disk work and the replies (the
+        # parent only reads configs); -f with -p attaches to all its threads
+        worker = s.worker_pid()
+        self.assertIsNotNone(worker, "no worker process")
         args = ["strace", "-f", "-ttt", "-T", "-y", "-s", "80", "-o", out,
                 "-e", "trace=fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat,write,writev,"
                 "sendmsg,sendto",
-                "-p", str(s.proc.pid)]
+                "-p", str(worker)]
         tr = subprocess.Popen(args, stderr=subprocess.DEVNULL)
         time.sleep(1.0)          # attach
         self.on_teardown(lambda: (tr.terminate(), tr.wait(10)))

@@ -149,7 +149,11 @@ class InstallTests(MailportTest):
         u = unit_settings(text)
         self.assertEqual(u.get("ExecStart"),
                          ["/usr/sbin/mailport serve -c /etc/mailport/mailport.conf"])
-        self.assertRegex(" ".join(u.get("ExecReload", [])), r"kill -HUP \$MAINPID")
+        # the reload reports its outcome (systemctl reload fails on a broken file)
+        self.assertEqual(u.get("ExecReload"),
+                         ["/usr/sbin/mailport reload -c /etc/mailport/mailport.conf"])
+        # SIGTERM to the parent only: it stops the worker in order
+        self.assertEqual(u.get("KillMode"), ["mixed"])
         for key, words in UNIT_MUST.items():
             with self.subTest(key=key):
                 have = " ".join(u.get(key, [])).split()

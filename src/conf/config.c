@@ -1311,7 +1311,8 @@ int config_load_tls_from(struct config *c, struct cfiles *src, buf_t *errors)
 
 	if (!c->tls_cert || c->tls_ctx)
 		return 0;
-	if (make && mkdir_p("./var/tls", 0700) < 0) {
+	/* ./var is the spool's and the mailboxes' parent too: searchable */
+	if (make && (mkdir_p("./var", 0755) < 0 || mkdir_p("./var/tls", 0700) < 0)) {
 		if (errors)
 			buf_printf(errors, "./var/tls: cannot create: %s\n", strerror(errno));
 		return -1;

@@ -6,7 +6,7 @@
 #   make install    PREFIX=/usr/local DESTDIR=
 
 CC      ?= gcc
-PKGS    := libevent libevent_openssl libevent_pthreads libcares inih openssl libcrypt libedit
+PKGS    := libevent libevent_openssl libevent_pthreads libcares inih openssl libcrypt libedit libseccomp
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wformat=2 -Werror
 CFLAGS  ?= -O2 -g

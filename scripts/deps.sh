@@ -7,8 +7,9 @@ mode=${1:-run}
 # tool needs only as a Recommends is listed here itself:
 #   libc6-dev       the C headers: gcc only Recommends libc-dev
 #   libedit-dev     line editing for `mailport probe -i` (brings libedit2)
+#   libseccomp-dev  the worker's system call filter
 build="gcc libc6-dev make pkg-config libevent-dev libssl-dev libc-ares-dev libcrypt-dev libinih-dev
-libedit-dev"
+libedit-dev libseccomp-dev"
 # Test tools (tests/blackbox): swaks, curl, msmtp, openssl (s_client, test
 # PKI), strace, mail (bsd-mailx), smtp-source (postfix), unshare/findmnt
 # (util-linux), cc for the slowfsync.c shim (gcc + libc6-dev above), and:

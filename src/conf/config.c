@@ -113,6 +113,7 @@ static const struct key keys[] = {
 	{ "server", "greet_pause", set_uint, OFF(greet_pause_ms), 0, 60000, 0 },
 	{ "server", "trace", set_trace, OFF(trace_networks), 0, 0, 1 },
 	{ "server", "log_level", set_log_level, 0, 0, 0, 0 },
+	{ "server", "seccomp", set_bool, OFF(seccomp), 0, 0, 0 },
 	{ "local", "domains", set_domains, 0, 0, 0, 1 },
 	{ "local", "mailboxes", set_path, OFF(mailboxes), 0, 0, 0 },
 	{ "local", "users", set_opt_path, OFF(users_path), 0, 0, 0 },
@@ -1083,6 +1084,7 @@ static struct config *config_defaults(void)
 	c->max_connections_per_ip = 50;
 	c->max_connections = 1000;
 	c->max_auth_failures = 3;
+	c->seccomp = 1;
 	if (!c->hostname || !c->spool || !c->user || !c->banner ||
 	    !c->mailboxes || parse_listen(DEFAULT_LISTEN, &la) != NULL ||
 	    listen_add(c, &la) < 0 || domain_add(c, "localhost") < 0 ||

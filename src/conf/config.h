@@ -58,6 +58,7 @@ struct config {
 	struct cidr_list trace_networks;/* trace = <cidr list> */
 	int log_debug;			/* log_level = debug */
 	unsigned max_auth_failures;	/* default 3, then 421 */
+	int seccomp;			/* the worker's system call filter, default on */
 
 	/* [local] */
 	char **domains;			/* lowercased, default "localhost" */

@@ -47,6 +47,7 @@
 #include "priv/chan.h"
 #include "priv/proto.h"
 #include "priv/sandbox.h"
+#include "priv/scfilter.h"
 #include "queue/queue.h"
 #include "server/policy.h"
 #include "server/server.h"
@@ -62,6 +63,8 @@
  * own (server.c), so a burst of logins never starves the disk. */
 #define POOL_THREADS 16
 #define SELF_RELOAD_ID 0xffffffffu	/* a reload asked by SIGHUP: no client */
+
+static const struct timeval denied_every = { 10, 0 };	/* seccomp log check */
 
 /* A CONFIG from the parent waiting to be applied, or being applied. */
 struct pending {
@@ -90,6 +93,7 @@ struct worker {
 	size_t nlisten;
 	struct event *sig[3];
 	struct event *reload_done;
+	struct event *denied_ev;	/* checks for refused system calls */
 	pthread_mutex_t lock;		/* d->cfg for route() on workers */
 	struct pending *queue, *applying;
 	pthread_t reload_thr;
@@ -532,6 +536,27 @@ static void stop_queue(struct worker *w)
 	dns_free(w->dns);
 }
 
+/* log_denied - name the system calls the filter refused lately */
+static void log_denied(void)
+{
+	buf_t names;
+
+	buf_init(&names);
+	if (scfilter_denied(&names))
+		log_warn("seccomp denied syscalls=\"%s\" result=EPERM note=\"[server] seccomp = no "
+			 "turns the filter off; please report it\"", names.data);
+	buf_free(&names);
+}
+
+/* on_denied_check - now and then: were calls refused? */
+static void on_denied_check(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	log_denied();
+}
+
 /* sandbox - shut the worker into its file-system allow list */
 static void sandbox(struct worker *w)
 {
@@ -565,6 +590,21 @@ static void sandbox(struct worker *w)
 			 r == 0 ? "unsupported" : "failed",
 			 prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1 ? "yes" : "no",
 			 why.data ? why.data : "");
+	buf_free(&why);
+	if (!w->cfg->seccomp) {
+		log_info("sandbox seccomp=off");
+		return;
+	}
+	buf_init(&why);
+	if (scfilter_apply(&why) == 0) {
+		scfilter_allowed(&nrw);
+		log_info("sandbox seccomp=on syscalls=%zu", nrw);
+		w->denied_ev = event_new(w->base, -1, EV_PERSIST, on_denied_check, w);
+		if (w->denied_ev)
+			event_add(w->denied_ev, &denied_every);
+	} else {
+		log_warn("sandbox seccomp=failed reason=\"%s\"", why.data ? why.data : "");
+	}
 	buf_free(&why);
 }
 
@@ -745,6 +785,10 @@ int worker_main(int argc, char **argv)
 		if (w.sig[i])
 			event_free(w.sig[i]);
 	event_free(w.reload_done);
+	if (w.denied_ev) {
+		log_denied();
+		event_free(w.denied_ev);
+	}
 	chan_free(w.ch);
 	event_base_free(w.base);
 	if (w.cfg)

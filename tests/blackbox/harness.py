@@ -629,7 +629,7 @@ class Server:
     }
     # [server] keys written only when set: extra listeners, AUTH limit
     SERVER_OPTIONAL = ["submission", "submissions", "max_auth_failures", "max_rcpt_rejects",
-                       "rcpt_reject_delay_after", "listen_backlog"]
+                       "rcpt_reject_delay_after", "listen_backlog", "seccomp"]
 
     def __init__(self, tc, name="srv", ipv6=False, extra="", **opts):
         self.tc = tc
@@ -830,10 +830,15 @@ class Server:
         return rc
 
     def kill9(self):
+        """kill9 - a crash of the whole daemon: SIGKILL to the parent; the
+        kernel kills the worker with it (PR_SET_PDEATHSIG): wait until it is
+        gone too, so the ports are free for the next start"""
         self.expect_exit = True
         if self.running():
+            workers = self.worker_pids()
             self.proc.kill()
             self.proc.wait(10)
+            wait_for(lambda: not any(pid_alive(w) for w in workers), 10)
         self.exits.append(("KILL", self.proc.returncode))
         _LIVE.discard(self)
 

@@ -34,6 +34,7 @@ from tlsutil import insecure_ctx, make_pki, starttls, tls_server
 
 GDB_TIMEOUT = 30
 EACCES = 13
+EPERM = 1
 STARTED_RE = re.compile(r"worker pid=\d+ status=started")
 
 
@@ -245,6 +246,25 @@ class PrivsepBase(MailportTest):
         if rc == 0:
             self.assertIn("reload: ok", r.stdout.splitlines())
         return r
+
+    def gdb_run(self, pid, script, nvals):
+        """gdb_run - run gdb commands inside pid; the first nvals integer
+        values it prints ($N = V)"""
+        gdb = self.need_tool("gdb")
+        sf = os.path.join(self.tmproot(), "gdb.cmds")
+        with open(sf, "w") as f:
+            # SIGSYS is the seccomp filter's: let the worker's handler
+            # have it (the call then returns -1 EPERM)
+            f.write("\n".join(["set pagination off", "set confirm off",
+                               "handle SIGSYS nostop noprint pass"] + script) + "\n")
+        r = subprocess.run([gdb, "-p", str(pid), "-batch", "-nx", "-x", sf],
+                           capture_output=True, timeout=GDB_TIMEOUT, stdin=subprocess.DEVNULL)
+        out = r.stdout.decode("utf-8", "replace")
+        vals = [int(v) for v in re.findall(r"(?m)^\$\d+ = (-?\d+)\s*$", out)]
+        if len(vals) < nvals:
+            self.fail("gdb gave %d values, want %d:\n%s\n%s"
+                      % (len(vals), nvals, out[-3000:], r.stderr.decode("utf-8", "replace")[-3000:]))
+        return vals
 
     def root_only_tls(self, pki):
         """root_only_tls - cert and key of pki copied into a 0700 root
@@ -596,12 +616,10 @@ class SandboxTests(PrivsepBase):
     def gdb_open(self, pid, paths):
         """gdb_open - open(path, O_RDONLY) called inside pid by gdb, for each
         path: [(return value, errno)]; the fds opened are closed again"""
-        gdb = self.need_tool("gdb")
         # A string literal as an argument would be copied into memory gdb
         # mallocs in the worker and never frees (LeakSanitizer reports it
         # at exit): the names go into one buffer that is freed at the end.
-        script = ["set pagination off", "set confirm off",
-                  "set $buf = (char *)(void *)malloc(4096)"]
+        script = ["set $buf = (char *)(void *)malloc(4096)"]
         for p in paths:
             assert '"' not in p and "\\" not in p and len(p) < 4096, p
             script.append('set {char[%d]}$buf = "%s"' % (len(p.encode()) + 1, p))
@@ -611,17 +629,7 @@ class SandboxTests(PrivsepBase):
             v = "$%d" % (2 * i + 1)
             script.append("call (int)close(%s >= 0 ? %s : -1)" % (v, v))
         script.append("call (void)free($buf)")
-        sf = os.path.join(self.tmproot(), "gdb.cmds")
-        with open(sf, "w") as f:
-            f.write("\n".join(script) + "\n")
-        r = subprocess.run([gdb, "-p", str(pid), "-batch", "-nx", "-x", sf],
-                           capture_output=True, timeout=GDB_TIMEOUT, stdin=subprocess.DEVNULL)
-        out = r.stdout.decode("utf-8", "replace")
-        vals = [int(v) for v in re.findall(r"(?m)^\$\d+ = (-?\d+)\s*$", out)]
-        if len(vals) < 2 * len(paths):
-            self.fail("gdb gave %d values, want %d:\n%s\n%s"
-                      % (len(vals), 2 * len(paths), out[-3000:],
-                         r.stderr.decode("utf-8", "replace")[-3000:]))
+        vals = self.gdb_run(pid, script, 2 * len(paths))
         return [(vals[2 * i], vals[2 * i + 1]) for i in range(len(paths))]
 
     def test_landlock_denies_outside_files(self):
@@ -660,6 +668,43 @@ class SandboxTests(PrivsepBase):
         self.assertEqual(s.worker_pid(timeout=2), w, "the worker died under gdb")
         self.assertQueued(s.send_mail())
         s.wait_messages("alice")
+
+
+class SeccompTests(PrivsepBase):
+    """the worker's system call filter: on by default (Seccomp: 2), a call
+    outside the list fails with EPERM and is logged, the worker lives on;
+    [server] seccomp = no turns it off"""
+
+    def unshare_in(self, w):
+        """unshare_in - unshare(0) (a no-op that any process may do) called
+        inside the worker: (return value, errno)"""
+        nr = 272 if os.uname().machine == "x86_64" else 97   # aarch64
+        vals = self.gdb_run(w, ["call (long)syscall(%d, 0)" % nr,
+                                "call (int)*(int*)__errno_location()"], 2)
+        return vals[0], vals[1]
+
+    def test_filter_denies_and_logs(self):
+        s = self.server()
+        w = s.worker_pid()
+        self.assertIsNotNone(w)
+        self.assertTrue(wait_for(lambda: "sandbox seccomp=" in s.log(), 5), s.log_tail())
+        self.assertRegex(s.log(), r"sandbox seccomp=on syscalls=\d+")
+        st = proc_status(w)
+        self.assertEqual(st.get("Seccomp"), "2", st)
+        self.assertEqual(self.unshare_in(w), (-1, EPERM))
+        self.assertTrue(wait_for(lambda: 'seccomp denied syscalls="unshare"' in s.log(), 20),
+                        s.log_tail())
+        self.assertEqual(s.worker_pid(timeout=2), w, "the worker died")
+        self.assertQueued(s.send_mail())
+        s.wait_messages("alice")
+
+    def test_filter_off(self):
+        s = self.server(seccomp="no")
+        w = s.worker_pid()
+        self.assertIsNotNone(w)
+        self.assertTrue(wait_for(lambda: "sandbox seccomp=off" in s.log(), 5), s.log_tail())
+        self.assertEqual(proc_status(w).get("Seccomp"), "0")
+        self.assertEqual(self.unshare_in(w)[0], 0)     # allowed: nothing stops it
 
 
 class CliTests(MailportTest):

@@ -359,7 +359,9 @@ run_mailport() {
 	wait_port 127.0.0.1 "$port" || { diagnose "mailport did not start" "$dir/mailport.log"; return 1; }
 	measure mailport "$pid" "$port" "$dir/mailport.log" || return 1
 	out=$(cat "$work/measure.out")
-	hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status")
+	# the parent and its worker (privilege separation): both peaks summed
+	hwm=$(for p in $(tree_pids "$pid"); do cat "/proc/$p/status" 2>/dev/null; done |
+		awk '/^VmHWM:/ {s += $2} END {print s + 0}')
 	sleep 1		# late duplicates would show up here
 	bg_stop "$pid"
 	bg_stop "$samp"

@@ -78,7 +78,9 @@ CONF
 	while [ "$(count_delivered)" -lt "$M" ]; do sleep 0.05; done
 	t2=$(now)
 	pid=$(cat "$work/mp.pid")
-	hwm=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
+	# the parent and its worker (privilege separation): both peaks summed
+	hwm=$(cat /proc/$pid/status /proc/$(pgrep -P "$pid" | head -n 1)/status 2>/dev/null |
+		awk '/VmHWM/ {s += $2} END {print s}')
 	kill "$pid"; wait "$pid" 2>/dev/null || true; rm -f "$work/mp.pid"
 	echo "$t0 $t1 $t2 $hwm" | awk -v m="$M" '{printf "%.1f %.1f %d\n", m / ($2 - $1), m / ($3 - $1), $4}'
 }
@@ -106,7 +108,7 @@ echo "sessions=$S messages=$M size=$SZ rounds=$R"
 echo "smtp-sink (no storage)        : $sink msg/s (median)"
 echo "mailport accepted (fsync'd)   : $acc msg/s (median)"
 echo "mailport delivered to Maildir : $del msg/s (median, accept start to last delivery)"
-echo "mailport peak RSS             : $mem KiB (median VmHWM)"
+echo "mailport peak RSS             : $mem KiB (median VmHWM, parent + worker)"
 echo "$acc $sink" | awk '{printf "mailport/sink ratio           : %.2f\n", $1 / $2}'
 [ "$PFX" = 1 ] || exit 0
 pacc=$(median < "$work/pacc.txt"); pdel=$(median < "$work/pdel.txt")

@@ -1499,13 +1499,19 @@ MSGID_RE = re.compile(rb"^Message-ID: (<[^>]*>)", re.M | re.I)
 
 def wait_msgids(receiver, ids, timeout):
     """wait_msgids - Counter of Message-IDs at the receiver once every id
-    arrived (or after timeout)"""
-    want = len(ids)
-    wait_for(lambda: receiver.count() >= want, timeout, interval=0.2)
+    arrived (or after timeout).  Waits for every id, not for a total: with
+    duplicates (messages in flight at a crash) the total is reached while
+    a redelivery may still be on its way."""
+    def tally():
+        got = Counter({i: 0 for i in ids})
+        for m in receiver.messages():
+            mm = MSGID_RE.search(m)
+            if mm:
+                got[mm.group(1).decode()] += 1
+        return got
+
+    def all_there():
+        return receiver.count() >= len(ids) and all(c > 0 for c in tally().values())
+    wait_for(all_there, timeout, interval=0.5)
     time.sleep(0.5)
-    got = Counter({i: 0 for i in ids})
-    for m in receiver.messages():
-        mm = MSGID_RE.search(m)
-        if mm:
-            got[mm.group(1).decode()] += 1
-    return got
+    return tally()

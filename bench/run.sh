@@ -10,7 +10,8 @@
 # Runs ROUNDS rounds of sink, mailport and Postfix and prints the medians.
 # Loopback only.  Needs build/mailport (make), smtp-source and smtp-sink; the
 # Postfix round needs root and postfix installed (else it is skipped, or
-# BENCH_POSTFIX=0 skips it).
+# BENCH_POSTFIX=0 skips it).  BENCH_SERVER_EXTRA: lines added to mailport's
+# [server] section (e.g. "seccomp = no" for an A/B run).
 set -eu
 S=${1:-50}
 M=${2:-5000}
@@ -65,6 +66,7 @@ hostname = bench.example.test
 listen = 127.0.0.1:$PORT
 spool = $work/spool
 max_connections_per_ip = 1000
+${BENCH_SERVER_EXTRA:-}
 [local]
 domains = example.test
 mailboxes = $work/mail

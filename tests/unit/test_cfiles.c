@@ -25,21 +25,6 @@
 #include "tls/tlsctx.h"
 #include "testutil.h"
 
-static char dir[256];
-
-/* make_dir - a fresh temporary directory */
-static int make_dir(void **state)
-{
-	(void)state;
-	return tu_tmpdir(dir, sizeof(dir));
-}
-
-/* remove_dir - remove it */
-static int remove_dir(void **state)
-{
-	(void)state;
-	return tu_rm_rf(dir);
-}
 
 /* write_config - a config naming users, aliases, a smarthost password and
  * a self-made TLS pair in dir; its path into conf */
@@ -49,11 +34,11 @@ static void write_config(char *conf)
 	char text[6 * PATH_MAX];
 	buf_t err;
 
-	tu_write_file(tu_path(users, sizeof(users), dir, "users"), "alice@example.org\n");
-	tu_write_file(tu_path(aliases, sizeof(aliases), dir, "aliases"), "postmaster: alice\n");
-	tu_write_file_mode(tu_path(pw, sizeof(pw), dir, "pw"), "s3cret\n", 0600);
-	tu_path(cert, sizeof(cert), dir, "cert.pem");
-	tu_path(key, sizeof(key), dir, "key.pem");
+	tu_write_file(tu_path(users, sizeof(users), tu_dir, "users"), "alice@example.org\n");
+	tu_write_file(tu_path(aliases, sizeof(aliases), tu_dir, "aliases"), "postmaster: alice\n");
+	tu_write_file_mode(tu_path(pw, sizeof(pw), tu_dir, "pw"), "s3cret\n", 0600);
+	tu_path(cert, sizeof(cert), tu_dir, "cert.pem");
+	tu_path(key, sizeof(key), tu_dir, "key.pem");
 	buf_init(&err);
 	assert_int_equal(tls_selfsigned(cert, key, "mx.example.org", &err), 0);
 	buf_free(&err);
@@ -63,7 +48,7 @@ static void write_config(char *conf)
 		 "[relay]\nsmarthost = [192.0.2.1]:587\nsmarthost_auth = bob:%s\n"
 		 "[tls]\ncert = %s\nkey = %s\n",
 		 users, aliases, pw, cert, key);
-	tu_write_file(tu_path(conf, PATH_MAX, dir, "mailport.conf"), text);
+	tu_write_file(tu_path(conf, PATH_MAX, tu_dir, "mailport.conf"), text);
 }
 
 /* record - load conf from disk, recording into s */
@@ -100,8 +85,8 @@ static void test_replay_same_config(void **state)
 	write_config(conf);
 	a = record(&s, conf);
 	assert_int_equal(s.n, 6);	/* conf, users, aliases, pw, cert, key */
-	tu_rm_rf(dir);			/* nothing left to open */
-	mkdir(dir, 0700);
+	tu_rm_rf(tu_dir);			/* nothing left to open */
+	mkdir(tu_dir, 0700);
 	s.record = 0;
 	buf_init(&err);
 	b = config_load_from(&s, conf, &err);
@@ -110,7 +95,7 @@ static void test_replay_same_config(void **state)
 	assert_non_null(b->tls_ctx);
 	assert_string_equal(b->hostname, a->hostname);
 	assert_string_equal(b->smarthost_password, "s3cret");
-	tu_path(users, sizeof(users), dir, "users");
+	tu_path(users, sizeof(users), tu_dir, "users");
 	assert_true(users_exists(b->users, "alice@example.org"));
 	assert_false(users_exists(b->users, "bob@example.org"));
 	assert_non_null(aliases_lookup(b->aliases, "postmaster", "example.org", &n));
@@ -152,9 +137,9 @@ static void test_record_error(void **state)
 	buf_t e1, e2;
 
 	(void)state;
-	tu_path(users, sizeof(users), dir, "missing-users");
+	tu_path(users, sizeof(users), tu_dir, "missing-users");
 	snprintf(text, sizeof(text), "[local]\nusers = %s\n", users);
-	tu_write_file(tu_path(conf, sizeof(conf), dir, "mailport.conf"), text);
+	tu_write_file(tu_path(conf, sizeof(conf), tu_dir, "mailport.conf"), text);
 	cfiles_init(&s);
 	s.record = 1;
 	buf_init(&e1);
@@ -215,9 +200,9 @@ static void test_limits(void **state)
 	cfiles_free(&s);
 	cfiles_init(&s);
 	s.record = 1;
-	assert_int_equal(cfiles_get(&s, dir, &data, &len), -1);
+	assert_int_equal(cfiles_get(&s, tu_dir, &data, &len), -1);
 	assert_int_equal(errno, EISDIR);
-	assert_int_equal(cfiles_find(&s, dir)->err, EISDIR);
+	assert_int_equal(cfiles_find(&s, tu_dir)->err, EISDIR);
 	cfiles_free(&s);
 }
 
@@ -243,11 +228,11 @@ static void test_empty_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_replay_same_config, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_replay_same_config, tu_dir_setup, tu_dir_teardown),
 		cmocka_unit_test(test_replay_missing),
-		cmocka_unit_test_setup_teardown(test_record_error, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_record_error, tu_dir_setup, tu_dir_teardown),
 		cmocka_unit_test(test_copy_keeps_old_bytes),
-		cmocka_unit_test_setup_teardown(test_limits, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_limits, tu_dir_setup, tu_dir_teardown),
 		cmocka_unit_test(test_empty_file),
 	};
 

@@ -20,26 +20,11 @@
 #include "conf/tables.h"
 #include "testutil.h"
 
-static char dir[256];
-
-/* make_dir - a fresh temporary directory for the files of the tests */
-static int make_dir(void **state)
-{
-	(void)state;
-	return tu_tmpdir(dir, sizeof(dir));
-}
-
-/* remove_dir - remove the temporary directory and what the tests put there */
-static int remove_dir(void **state)
-{
-	(void)state;
-	return tu_rm_rf(dir);
-}
 
 /* put - write text to dir/name; path gets the file name (PATH_MAX bytes) */
 static void put(const char *name, const char *text, char *path)
 {
-	tu_write_file(tu_path(path, PATH_MAX, dir, name), text);
+	tu_write_file(tu_path(path, PATH_MAX, tu_dir, name), text);
 }
 
 /* load_text - config_load of text written to dir/mailport.conf */
@@ -679,7 +664,7 @@ static void test_table_errors(void **state)
 		 "%s/mailport.conf:5: [server] timeout: '0' is not a number in 1..86400\n"
 		 "%s:2: address 'bad': not an address (local@domain)\n"
 		 "%s:2: alias target '|/bin/sh': delivery to a command is not supported\n",
-		 dir, users, aliases);
+		 tu_dir, users, aliases);
 	assert_string_equal(err.data, want);
 	buf_free(&err);
 
@@ -745,5 +730,5 @@ int main(void)
 		cmocka_unit_test(test_errors_null),
 	};
 
-	return cmocka_run_group_tests(tests, make_dir, remove_dir);
+	return cmocka_run_group_tests(tests, tu_dir_setup, tu_dir_teardown);
 }

@@ -48,6 +48,22 @@ int tu_tmpdir(char *out, size_t n)
 	return 0;
 }
 
+char tu_dir[256];
+
+/* tu_dir_setup - a fresh directory in tu_dir (cmocka setup) */
+int tu_dir_setup(void **state)
+{
+	(void)state;
+	return tu_tmpdir(tu_dir, sizeof(tu_dir));
+}
+
+/* tu_dir_teardown - remove tu_dir and what the test put there */
+int tu_dir_teardown(void **state)
+{
+	(void)state;
+	return tu_rm_rf(tu_dir);
+}
+
 /* tu_tmpfile - mkstemp under $TMPDIR or /tmp, filled with data */
 int tu_tmpfile(char *out, size_t n, const void *data, size_t len)
 {

@@ -19,6 +19,12 @@
  * (n bytes); 0 */
 int tu_tmpdir(char *out, size_t n);
 
+/* tu_dir, tu_dir_setup, tu_dir_teardown - a cmocka setup/teardown pair:
+ * a fresh private directory in tu_dir for each test, removed after it */
+extern char tu_dir[256];
+int tu_dir_setup(void **state);
+int tu_dir_teardown(void **state);
+
 /* tu_tmpfile - make a fresh file (0600) holding data[0..len); its path
  * into out (n bytes); 0 */
 int tu_tmpfile(char *out, size_t n, const void *data, size_t len);

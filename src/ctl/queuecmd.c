@@ -755,7 +755,7 @@ int reloadcmd_main(int argc, char **argv)
 	cmd_name = "reload";
 	memset(&o, 0, sizeof(o));
 	rc = parse_args(argc, argv, &o);
-	if (rc < 0 || rc != 0 || o.nwords != 0 || o.all || o.domain) {
+	if (rc != 0 || o.nwords != 0 || o.all || o.domain) {
 		if (rc == 0 && o.nwords != 0)
 			log_cli(cmd_name, "too many arguments");
 		fprintf(rc < 0 ? stdout : stderr,

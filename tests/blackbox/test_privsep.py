@@ -738,6 +738,18 @@ class CliTests(MailportTest):
                 self.assertIn("mailport serve", r.stderr)
                 self.assertEqual(r.stdout, "")
 
+    def test_reload_usage(self):
+        """`mailport reload` takes no words and no queue options: exit 64
+        with the usage; --help: exit 0"""
+        for argv in (["x"], ["--all"], ["--domain", "a.test"], ["--bogus"]):
+            with self.subTest(argv=argv):
+                r = self.run_bin([binary(), "reload"] + argv)
+                self.assertEqual(r.returncode, 64, r)
+                self.assertIn("usage: mailport reload", r.stderr)
+        r = self.run_bin([binary(), "reload", "--help"])
+        self.assertEqual(r.returncode, 0, r)
+        self.assertIn("usage: mailport reload", r.stdout)
+
     def test_reload_without_daemon(self):
         """13: `mailport reload` with nothing running: exit 69"""
         s = self.server(start=False)

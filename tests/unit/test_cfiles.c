@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,8 +186,9 @@ static void test_copy_keeps_old_bytes(void **state)
 static void test_limits(void **state)
 {
 	struct cfiles s;
-	char name[32], *data;
+	char name[32], big[PATH_MAX], *data;
 	size_t len, i;
+	int fd;
 
 	(void)state;
 	cfiles_init(&s);
@@ -203,6 +205,15 @@ static void test_limits(void **state)
 	assert_int_equal(cfiles_get(&s, tu_dir, &data, &len), -1);
 	assert_int_equal(errno, EISDIR);
 	assert_int_equal(cfiles_find(&s, tu_dir)->err, EISDIR);
+	/* one byte over the size limit (a sparse file): EFBIG, nothing read */
+	tu_path(big, sizeof(big), tu_dir, "big");
+	fd = open(big, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)CFILE_MAX_SIZE + 1), 0);
+	close(fd);
+	assert_int_equal(cfiles_get(&s, big, &data, &len), -1);
+	assert_int_equal(errno, EFBIG);
+	assert_int_equal(cfiles_find(&s, big)->err, EFBIG);
 	cfiles_free(&s);
 }
 

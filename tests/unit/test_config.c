@@ -155,6 +155,46 @@ static void test_tls_rules(void **state)
 	config_unref(c);
 }
 
+/* test_listen_count - at most CONFIG_MAX_LISTEN addresses in all (they go
+ * to the worker in one message); the lenient load (mailport reload) keeps
+ * what parsed around a broken line */
+static void test_listen_count(void **state)
+{
+	char text[8192], path[PATH_MAX];
+	struct config *c;
+	buf_t err;
+	int i, n;
+
+	(void)state;
+	for (n = CONFIG_MAX_LISTEN; n <= CONFIG_MAX_LISTEN + 1; n++) {
+		int k = snprintf(text, sizeof(text), "[server]\nlisten = ");
+
+		for (i = 0; i < n; i++)
+			k += snprintf(text + k, sizeof(text) - (size_t)k, "%s127.0.0.1:%d",
+				      i ? ",\n  " : "", 20000 + i);
+		snprintf(text + k, sizeof(text) - (size_t)k, "\n");
+		if (n == CONFIG_MAX_LISTEN) {
+			c = expect_ok(text);
+			assert_int_equal(c->nlisten, CONFIG_MAX_LISTEN);
+			config_unref(c);
+		} else {
+			expect_errors(text, "2: [server] listen, submission and submissions: "
+					    "at most 62 addresses in all\n");
+		}
+	}
+	tu_write_file(tu_path(path, sizeof(path), tu_dir, "broken.conf"),
+		      "[server]\nspool = /srv/spool\nbogus line\n");
+	buf_init(&err);
+	assert_null(config_load(path, &err));
+	buf_reset(&err);
+	c = config_load_lenient(path, &err);
+	assert_non_null(c);
+	assert_string_equal(c->spool, "/srv/spool");
+	assert_non_null(strstr(err.data, "broken.conf:3:"));
+	config_unref(c);
+	buf_free(&err);
+}
+
 /* test_limits_independent - a per-address limit above the total one is
  * accepted (the total limit simply answers first) */
 static void test_limits_independent(void **state)
@@ -712,6 +752,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_limits_independent),
 		cmocka_unit_test(test_tls_rules),
+		cmocka_unit_test(test_listen_count),
 		cmocka_unit_test(test_refcount),
 		cmocka_unit_test(test_full_file),
 		cmocka_unit_test(test_continuation_lines),
